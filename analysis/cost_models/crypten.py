@@ -1,0 +1,118 @@
+"""Backend ``crypten``: exact costs of privmoe's protocols on CrypTen 0.4.1 with the privmoe dealer.
+
+Every formula is derived from CrypTen's source for two parties and equals the Meter (tests check it):
+
+* A Beaver opening sends each party's share of the masked operands: 8 bytes per ring element, both
+  directions at once (one round). The dealer sends the server the corrected product: 8 bytes per element.
+* Two-party fixed-point truncation is local (``ArithmeticSharedTensor.div_`` for world size 2): 0 bytes.
+* Input sharing uses PRZS: 0 online bytes.
+
+Symbols: n = elements, 8 = bytes per Z_2^64 element.
+"""
+from __future__ import annotations
+
+import math
+
+from .cost import Cost
+
+B = 8  # bytes per ring element
+
+
+def mul(n_x: int, n_y: int, n_out: int | None = None) -> Cost:
+    """Beaver product (elementwise, broadcasting, or matmul) of operands with n_x and n_y elements.
+
+    1 round; each party opens x-a (n_x) and y-b (n_y): 8(n_x + n_y) bytes each way; the dealer sends the
+    server c (n_out elements; for elementwise = the broadcast size)."""
+    n_out = max(n_x, n_y) if n_out is None else n_out
+    return Cost.symmetric(1, B * (n_x + n_y), B * n_out)
+
+
+def matmul(m: int, k: int, n: int) -> Cost:
+    """(m x k) @ (k x n) with Beaver: opens m k + k n elements each way; triple c has m n elements."""
+    return mul(m * k, k * n, m * n)
+
+
+def square(n: int) -> Cost:
+    """CrypTen's ``square``: opens x - r (n elements) each way; dealer sends r^2 (n)."""
+    return Cost.symmetric(1, B * n, B * n)
+
+
+def less_than_zero(n: int) -> Cost:
+    """``_ltz`` = A2B + sign bit + B2A.
+
+    A2B: the two arithmetic shares become binary sharings for free (PRZS) and are added by CrypTen's
+    64-bit Set-Propagate-Kill adder: S = x & y (1 AND round, opens 2n), then log2(64) = 6 levels
+    ``P0 & (S1, P1)`` where CrypTen broadcasts P0 to the (2, n) shape before the AND, so each level opens
+    2n + 2n = 4n and its triple has 2n elements. B2A of the sign bit: opens x ^ r (n), 1 round; the dealer
+    sends r_A (n).  Total: 8 rounds, (2 + 6*4 + 1) n = 27n elements each way, (n + 6*2n + n) = 14n offline."""
+    return Cost.symmetric(8, B * 27 * n, B * 14 * n)
+
+
+def equal_zero(n: int) -> Cost:
+    """``_eqz_2PC``: XNOR of the two shares' bits (free), AND tree over 64 bits (6 levels, each n & n: opens
+    2n, triple n), B2A of the bit (1 round, n). 7 rounds, 13n elements each way, 7n offline."""
+    return Cost.symmetric(7, B * 13 * n, B * 7 * n)
+
+
+def exp(n: int, iterations: int = 8) -> Cost:
+    """CrypTen's limit approximation (1 + x/2^i)^(2^i): i squarings (the division is a local truncation)."""
+    return square(n) * iterations
+
+
+def reciprocal(n: int, nr_iterations: int = 10, exp_iterations: int = 8) -> Cost:
+    """CrypTen's Newton-Raphson reciprocal for inputs known positive: initial 3 exp(1 - 2x) + 0.003
+    (an exp), then each iteration ``y += y - y^2 * x`` = one square and one n x n multiplication."""
+    return exp(n, exp_iterations) + (square(n) + mul(n, n)) * nr_iterations
+
+
+def tournament(rows: int, width: int) -> Cost:
+    """``primitives.tournament`` over a power-of-two ``width``: log2(width) levels; level l has
+    p = rows * width / 2^(l+1) pairs: one comparison of p elements and one multiplexer multiplying the
+    p bits by p x (2 + 2^(l+1)) elements (key and payload differences, both 2^l-wide one-hots).
+    Each level is filed as step ``level{l}``."""
+    total = Cost()
+    for level in range(int(math.log2(width))):
+        pairs = rows * width >> (level + 1)
+        data = pairs * (2 + (2 << level))
+        total = total + (less_than_zero(pairs) + mul(pairs, data, data)).labelled(f"level{level}")
+    return total
+
+
+def pad_pow2(n: int) -> int:
+    return 1 << max(0, math.ceil(math.log2(n))) if n > 1 else 1
+
+
+def topk_core(rows: int, length: int, t: int) -> Cost:
+    """t tournaments over the padded width (steps ``iter{j}``); keys, indices and knock-outs are local."""
+    one = tournament(rows, pad_pow2(length))
+    return sum((one.labelled(f"iter{j}") for j in range(t)), Cost())
+
+
+def equal(n: int) -> Cost:
+    """Pi_equal: one vectorised equality of n elements (step ``equal``)."""
+    return equal_zero(n).labelled("equal")
+
+
+def onehot(rows: int, width: int, classes: int) -> Cost:
+    """Pi_onehot: r t c equalities at once (step ``onehot``)."""
+    return equal_zero(rows * width * classes).labelled("onehot")
+
+
+def topk(rows: int, length: int, t: int) -> Cost:
+    """Pi_topk (step ``topk``): ``topk_core``."""
+    return topk_core(rows, length, t).labelled("topk")
+
+
+def softmax(rows: int, cols: int) -> Cost:
+    """exp of rows x cols, reciprocal of rows, then the (rows x cols) * (rows x 1) product."""
+    return exp(rows * cols) + reciprocal(rows) + mul(rows * cols, rows, rows * cols)
+
+
+def gate(tokens: int, hidden: int, experts: int, top_k: int) -> Cost:
+    """Pi_gate: steps ``logits`` (matmul m x d x E), ``topk`` (over the E logits), ``softmax``
+    (m x E), ``select`` (one-hots m x k x E times scores m x 1 x E)."""
+    m, d, e, k = tokens, hidden, experts, top_k
+    return (matmul(m, d, e).labelled("logits")
+            + topk_core(m, e, k).labelled("topk")
+            + softmax(m, e).labelled("softmax")
+            + mul(m * k * e, m * e, m * k * e).labelled("select"))

@@ -1,0 +1,77 @@
+"""The ONE module that imports CrypTen.
+
+CrypTen 0.4.1 imports ``torch.onnx.symbolic_registry``, which torch 2.x no longer has; an empty module
+registered under that name before ``import crypten`` is all it needs on torch 2.13.
+
+Importing this module also wires CrypTen to privmoe's runtime. CrypTen looks up three things at call
+time, and each is redirected to the *current party* (a thread-local set by :mod:`protocols.runtime`):
+
+* ``crypten.communicator.get()`` -> the party's :class:`~protocols.runtime.communicator.MeteredCommunicator`
+  (CrypTen's own communicators count nothing (threads) or count calls and ``sys.getsizeof`` (processes));
+* ``crypten.generators`` -> the party's own seeded generators (CrypTen keeps one module-global dict, which
+  two parties running as threads would share and race on);
+* ``crypten.mpc.get_default_provider()`` -> the party's dealer client (CrypTen's default "TFP" lets rank 0
+  make every Beaver triple, i.e. the client would know the server's masks).
+"""
+from __future__ import annotations
+
+import sys
+import threading
+import types
+
+import torch  # noqa: F401  (must be imported before the shim is registered)
+
+if "torch.onnx.symbolic_registry" not in sys.modules:
+    sys.modules["torch.onnx.symbolic_registry"] = types.ModuleType("torch.onnx.symbolic_registry")
+
+import crypten  # noqa: E402
+import crypten.communicator  # noqa: E402
+import crypten.mpc  # noqa: E402
+from crypten.common.rng import generate_kbit_random_tensor, generate_random_ring_element  # noqa: E402
+from crypten.common.util import count_wraps  # noqa: E402
+from crypten.communicator import Communicator  # noqa: E402
+from crypten.config import cfg  # noqa: E402
+from crypten.encoder import FixedPointEncoder  # noqa: E402
+from crypten.mpc import MPCTensor  # noqa: E402
+from crypten.mpc.primitives import ArithmeticSharedTensor, BinarySharedTensor  # noqa: E402
+from crypten.mpc.provider.provider import TupleProvider  # noqa: E402
+from crypten.mpc.ptype import ptype as Ptype  # noqa: E402
+
+__all__ = [
+    "crypten", "cfg", "Communicator", "MPCTensor", "ArithmeticSharedTensor", "BinarySharedTensor",
+    "TupleProvider", "Ptype", "FixedPointEncoder", "generate_random_ring_element",
+    "generate_kbit_random_tensor", "count_wraps", "current_party", "set_current_party", "SHIM_ACTIVE",
+]
+
+_tls = threading.local()
+
+
+def current_party():
+    """The party (a :class:`protocols.runtime.party.Party`) this thread is running, or raise."""
+    party = getattr(_tls, "party", None)
+    if party is None:
+        raise RuntimeError("no privmoe party is running on this thread (use protocols.runtime.run_two_party)")
+    return party
+
+
+def set_current_party(party) -> None:
+    """Bind ``party`` to this thread (``None`` unbinds)."""
+    _tls.party = party
+
+
+class _PartyGenerators:
+    """Stands in for ``crypten.generators``: ``generators[kind][device]`` of the current party."""
+
+    def __getitem__(self, kind: str):
+        return current_party().generators[kind]
+
+    def keys(self):
+        return current_party().generators.keys()
+
+
+crypten.communicator.get = lambda: current_party().communicator
+crypten.communicator.is_initialized = lambda: getattr(_tls, "party", None) is not None
+crypten.generators = _PartyGenerators()
+crypten.mpc.get_default_provider = lambda: current_party().provider
+cfg.communicator.verbose = False
+SHIM_ACTIVE = "torch.onnx.symbolic_registry" in sys.modules

@@ -1,0 +1,43 @@
+"""Pi_gate: the MoE router on shares (spec: ``functionalities/gate.py``).
+
+1. ``logits``  -- ``x W_g``: one Beaver matmul (client's x and server's W_g both shared), local truncation.
+2. ``topk``    -- top-k of the LOGITS (softmax is monotone, so the experts are the same, and comparing
+   exact fixed-point logits avoids comparing approximate probabilities): ``topk_with_onehots``.
+3. ``softmax`` -- max = the first top-k value (free); ``e = exp(l - max)`` (CrypTen: (1 + y/2^8)^(2^8),
+   8 squarings); ``s = sum e``; ``1/s`` (CrypTen Newton-Raphson: initial 3 exp(1-2s)+0.003, 10 iterations,
+   inputs known positive); ``G = e / s`` (one multiplication).
+4. ``select``  -- ``W = sum_e onehot_e * G_e``: one multiplication (one-hots are integers: no truncation).
+
+Outputs: K (m, k) shared integers, W (m, k) shared fixed point. Leakage: m, d, E, k.
+Error: see ``analysis.registry`` entry ``gate`` (logits within 2 ulp; scores within the stated bound).
+"""
+from __future__ import annotations
+
+from functionalities.gate import validate
+from protocols.crypten_shim import MPCTensor, cfg
+from protocols.runtime import step
+
+from .topk import topk_with_onehots
+
+
+def softmax(logits: MPCTensor, maximum: MPCTensor) -> MPCTensor:
+    """Softmax along the last axis given the row maxima (m,): CrypTen's exp and reciprocal."""
+    e = (logits - maximum.unsqueeze(-1)).exp()
+    with cfg.temp_override({"functions.reciprocal_all_pos": True}):
+        inv = e.sum(-1, keepdim=True).reciprocal()
+    return e * inv
+
+
+def gate(x: MPCTensor, w_g: MPCTensor, top_k: int) -> tuple[MPCTensor, MPCTensor]:
+    """x (m, d), W_g (d, E) shared -> K (m, k) shared ints, W (m, k) shared fixed point."""
+    tokens, hidden = x.shape
+    validate(tokens, hidden, w_g.shape[-1], top_k)
+    with step("logits"):
+        logits = x.matmul(w_g)
+    with step("topk"):
+        values, indices, onehots = topk_with_onehots(logits, top_k)
+    with step("softmax"):
+        scores = softmax(logits, values[:, 0])
+    with step("select"):
+        weights = (onehots * scores.unsqueeze(1)).sum(-1)
+    return indices, weights

@@ -1,0 +1,94 @@
+"""Secure primitives every MPC protocol of privmoe is built from (shared in, shared out).
+
+All run on CrypTen's arithmetic/binary sharing over Z_2^64 with the dealer's tuples. Costs (rounds, bytes
+per party, offline bytes) are derived in ``analysis/cost_models/crypten.py`` from these very schedules:
+
+* ``mul`` / ``matmul`` -- Beaver: one round, each party opens its share of (x-a) and (y-b); the two-party
+  truncation of a fixed-point product is local (no message).
+* ``less_than_zero`` -- A2B of the two shares (free, via PRZS) + a 64-bit parallel-prefix adder (1 AND
+  round + 6 Set-Propagate-Kill rounds) + B2A of the sign bit (1 round): 8 rounds.
+* ``equal_zero`` -- bitwise XNOR, a 6-level AND tree, B2A of the bit: 7 rounds.
+* ``mux(b, x, y) = y + b * (x - y)`` -- one Beaver mul.
+* ``tournament`` -- argmax along the last axis by a knock-out tree on unique integer keys; every level is
+  one comparison and one multiplexer, both vectorised over the level.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from protocols.crypten_shim import MPCTensor, current_party
+from protocols.runtime import step
+
+from .sharing import from_ring, ring
+
+
+def less_than_zero(x: MPCTensor) -> MPCTensor:
+    """[x < 0] as an arithmetic bit (scale 1). 8 rounds."""
+    return x._ltz()
+
+
+def less_than(x: MPCTensor, y: MPCTensor) -> MPCTensor:
+    """[x < y] as an arithmetic bit (scale 1). 8 rounds."""
+    return less_than_zero(x - y)
+
+
+def equal_zero(x: MPCTensor) -> MPCTensor:
+    """[x == 0] as an arithmetic bit (scale 1). 7 rounds."""
+    return x._eqz_2PC()
+
+
+def equal(x: MPCTensor, y) -> MPCTensor:
+    """[x == y] elementwise; ``y`` shared or public. 7 rounds."""
+    return equal_zero(x - y)
+
+
+def mux(b: MPCTensor, x: MPCTensor, y: MPCTensor) -> MPCTensor:
+    """``b ? x : y`` for an arithmetic bit ``b`` (broadcasts). One Beaver multiplication."""
+    return y + b * (x - y)
+
+
+def pad_pow2(n: int) -> int:
+    """The smallest power of two >= n."""
+    return 1 << max(0, math.ceil(math.log2(n))) if n > 1 else 1
+
+
+def public_const(value: int, shape) -> MPCTensor:
+    """A public integer constant as a (trivial) sharing: party 0 holds it, party 1 holds 0."""
+    t = torch.full(tuple(shape), int(value), dtype=torch.long)
+    return from_ring(t if current_party().rank == 0 else torch.zeros_like(t), precision=0)
+
+
+def tournament(keys: MPCTensor, payload: MPCTensor) -> tuple[MPCTensor, MPCTensor, MPCTensor]:
+    """Argmax along the last axis of integer ``keys`` (P x L', L' a power of two, all keys distinct).
+
+    Carries along the winner's ``payload`` (P x L') and its one-hot over L'. Level l (l = 0..log2 L' - 1)
+    compares P*L'/2^(l+1) pairs (one ``less_than``) and multiplexes, in ONE Beaver multiplication, the
+    pair's key and payload differences and the two candidates' one-hots (2^l wide each).
+
+    Returns (key, payload, onehot) of the winners: shapes P, P, P x L'.
+    Rounds: 9 per level. Keys must be distinct, so no tie rule is needed here (callers make them so)."""
+    rows, width = keys.shape
+    if width & (width - 1):
+        raise ValueError(f"tournament needs a power-of-two width, got {width}")
+    # each candidate starts as the one-hot [1] of its own subtree; subtrees are contiguous, so the
+    # winner's one-hot over its 2w-wide subtree is [left one-hot, right one-hot] muxed by the comparison.
+    k, v, oh = keys.unsqueeze(-1), payload.unsqueeze(-1), public_const(1, (rows, width, 1))
+    level = 0
+    while k.shape[1] > 1:
+        with step(f"level{level}"):
+            kl, kr = k[:, 0::2], k[:, 1::2]
+            vl, vr = v[:, 0::2], v[:, 1::2]
+            ol, orr = oh[:, 0::2], oh[:, 1::2]
+            right_wins = less_than(kl, kr)                              # P x n/2 x 1
+            stacked = from_ring(torch.cat([ring(kr - kl), ring(vr - vl), ring(ol), ring(orr)], dim=-1))
+            sel = right_wins * stacked                                  # one mul: P x n/2 x (2 + 2w)
+            w = ol.shape[-1]
+            sel_k, sel_v = sel[..., 0:1], sel[..., 1:2]
+            sel_l, sel_r = sel[..., 2:2 + w], sel[..., 2 + w:]
+            k = kl + sel_k
+            v = vl + sel_v
+            oh = from_ring(torch.cat([ring(ol - sel_l), ring(sel_r)], dim=-1))
+        level += 1
+    return k.reshape(rows), v.reshape(rows), oh.reshape(rows, width)

@@ -1,0 +1,85 @@
+"""One party of a run: its rank, communicator, meter, generators and dealer client; and the set-up."""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import torch
+
+from protocols.crypten_shim import current_party
+
+from .communicator import PARTY_NAMES, MeteredCommunicator
+from .dealer import Dealer, DealerProvider, derive_seed
+from .meter import OFFLINE, SETUP, PartyMeter
+from .transport import Transport
+
+CLIENT, SERVER = 0, 1
+
+
+@dataclass
+class Party:
+    """What a protocol sees of itself while it runs (``protocols.crypten_shim.current_party()``)."""
+
+    rank: int
+    seed: int
+    communicator: MeteredCommunicator
+    meter: PartyMeter
+    provider: DealerProvider
+    generators: dict = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return PARTY_NAMES[self.rank]
+
+    @property
+    def is_client(self) -> bool:
+        return self.rank == CLIENT
+
+    def local_generator(self, *labels: object) -> torch.Generator:
+        """A generator only this party knows, reproducible from the run seed and the labels."""
+        return torch.Generator().manual_seed(derive_seed(self.seed, self.name, "local", *labels))
+
+
+def _generators(prev_seed: int, next_seed: int, local_seed: int, global_seed: int) -> dict:
+    cpu = torch.device("cpu")
+    seeds = dict(prev=prev_seed, next=next_seed, local=local_seed, global_=global_seed)
+    return {k.rstrip("_"): {cpu: torch.Generator(device=cpu).manual_seed(s)} for k, s in seeds.items()}
+
+
+def setup_party(rank: int, transport: Transport, seed: int, dealer_hosted_here: bool = True) -> Party:
+    """Join a run: receive the dealer seed (offline), swap PRZS seeds with the peer (setup).
+
+    The dealer lives beside the server: the server's set-up creates it from the run seed and sends the
+    client its dealer seed (8 bytes, offline). The PRZS seeds (one int64 each way) are CrypTen's
+    pseudo-random zero sharings, which make sharing an input free of online traffic."""
+    meter = PartyMeter(PARTY_NAMES[rank])
+    comm = MeteredCommunicator(rank, transport, meter)
+    seed_client, seed_server = derive_seed(seed, "dealer", "client"), derive_seed(seed, "dealer", "server")
+    with meter.step("setup"):
+        if rank == SERVER:
+            dealer = Dealer(seed_client, seed_server)
+            comm.send_tensor(torch.tensor([seed_client]), phase=OFFLINE, sender="dealer")
+            meter.on_send("server", 8, OFFLINE, sender="dealer")
+            provider = DealerProvider(rank, seed_server, meter, dealer)
+        else:
+            got = int(comm.recv_tensor(sender="dealer")[0])
+            provider = DealerProvider(rank, got, meter)
+        own = derive_seed(seed, PARTY_NAMES[rank], "przs")
+        theirs = int(comm.exchange(torch.tensor([own]), phase=SETUP)[0])
+    shared = derive_seed(min(own, theirs), max(own, theirs), "global")
+    gens = _generators(prev_seed=theirs, next_seed=own, local_seed=derive_seed(seed, PARTY_NAMES[rank], "local"),
+                       global_seed=shared)
+    return Party(rank, seed, comm, meter, provider, gens)
+
+
+@contextlib.contextmanager
+def step(name: str) -> Iterator[None]:
+    """Label the messages the current party sends inside the block: ``with step("topk"): ...``."""
+    with current_party().meter.step(name):
+        yield
+
+
+def party() -> Party:
+    """The party running on this thread."""
+    return current_party()

@@ -1,0 +1,114 @@
+"""How bytes move between the two parties: in-process queues (threads) or torch.distributed gloo (sockets).
+
+A transport moves one *frame*: a small int64 header ``[round, phase, numel, dtype]`` and a flat payload.
+The header is framing, not payload: the Meter counts only the payload.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+from datetime import timedelta
+
+import torch
+
+from functionalities.errors import PeerError
+
+PHASE_CODES = {"online": 0, "offline": 1, "setup": 2, "control": 3}
+PHASE_NAMES = {v: k for k, v in PHASE_CODES.items()}
+DTYPES = [torch.int64, torch.uint8, torch.float64]
+_ABORT = object()
+
+
+class Transport:
+    """Send/receive frames between rank 0 (client) and rank 1 (server)."""
+
+    rank: int
+    timeout: float
+
+    def send(self, dst: int, header: torch.Tensor, payload: torch.Tensor) -> None:
+        raise NotImplementedError
+
+    def recv(self, src: int) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def exchange(self, other: int, header: torch.Tensor, payload: torch.Tensor):
+        """Send a frame to ``other`` and receive one from it, without deadlock."""
+        self.send(other, header, payload)
+        return self.recv(other)
+
+    def abort(self) -> None:
+        """Tell the peer this party failed, so its pending receive errors at once (best effort)."""
+
+    def close(self) -> None:
+        pass
+
+
+class ThreadMailboxes:
+    """The shared state of a thread-mode run: one queue per (sender, receiver)."""
+
+    def __init__(self) -> None:
+        self.queues = {(0, 1): queue.Queue(), (1, 0): queue.Queue()}
+        self.lock = threading.Lock()
+
+
+class ThreadTransport(Transport):
+    """Both parties are threads of one process; frames are cloned into queues."""
+
+    def __init__(self, rank: int, boxes: ThreadMailboxes, timeout: float) -> None:
+        self.rank, self.boxes, self.timeout = rank, boxes, timeout
+
+    def send(self, dst, header, payload):
+        self.boxes.queues[(self.rank, dst)].put((header.clone(), payload.clone()))
+
+    def recv(self, src):
+        try:
+            item = self.boxes.queues[(src, self.rank)].get(timeout=self.timeout)
+        except queue.Empty:
+            raise PeerError(f"party {self.rank}: no message from party {src} within {self.timeout:g} s") from None
+        if item is _ABORT:
+            raise PeerError(f"party {self.rank}: party {src} failed (see its error)")
+        return item
+
+    def abort(self):
+        self.boxes.queues[(self.rank, 1 - self.rank)].put(_ABORT)
+
+
+class GlooTransport(Transport):
+    """The parties are processes (maybe on two hosts) joined by ``torch.distributed`` over gloo/TCP."""
+
+    def __init__(self, rank: int, init_method: str, timeout: float) -> None:
+        import torch.distributed as dist
+
+        self.dist, self.rank, self.timeout = dist, rank, timeout
+        try:
+            dist.init_process_group("gloo", init_method=init_method, rank=rank, world_size=2,
+                                    timeout=timedelta(seconds=timeout))
+        except Exception as exc:  # noqa: BLE001 - re-raised with context
+            raise PeerError(f"party {rank}: could not reach the peer at {init_method}: {exc}") from exc
+
+    def send(self, dst, header, payload):
+        h = self.dist.isend(header, dst)
+        p = self.dist.isend(payload, dst)
+        self._pending = getattr(self, "_pending", []) + [h, p]
+
+    def recv(self, src):
+        try:
+            header = torch.empty(4, dtype=torch.int64)
+            self.dist.recv(header, src)
+            n, code = int(header[2]), int(header[3])
+            payload = torch.empty(n, dtype=DTYPES[code])
+            self.dist.recv(payload, src)
+            for req in getattr(self, "_pending", []):
+                req.wait()
+            self._pending = []
+        except RuntimeError as exc:
+            raise PeerError(f"party {self.rank}: lost the peer ({exc})") from exc
+        return header, payload
+
+    def close(self):
+        try:
+            for req in getattr(self, "_pending", []):
+                req.wait()
+            self.dist.destroy_process_group()
+        except Exception:  # noqa: BLE001 - closing after a failure must not mask the failure
+            pass
