@@ -18,10 +18,11 @@ import math
 
 import torch
 
-from protocols.crypten_shim import MPCTensor, current_party
+from functionalities.fixed_point import FRAC_BITS
+from protocols.crypten_shim import FixedPointEncoder, MPCTensor, current_party
 from protocols.runtime import step
 
-from .sharing import from_ring, ring
+from .sharing import from_ring, ring, scale_of
 
 
 def less_than_zero(x: MPCTensor) -> MPCTensor:
@@ -35,7 +36,13 @@ def less_than(x: MPCTensor, y: MPCTensor) -> MPCTensor:
 
 
 def equal_zero(x: MPCTensor) -> MPCTensor:
-    """[x == 0] as an arithmetic bit (scale 1). 7 rounds."""
+    """[x == 0] as an arithmetic bit (scale 1). 7 rounds.
+
+    CrypTen's ``_eqz_2PC`` multiplies the bit by (default scale / x's scale) on the way back, so a
+    scale-1 (integer) input would come back as 2^16; zero-ness does not depend on the scale, so the
+    comparison runs on a view of the same shares tagged with the default fixed-point scale."""
+    if scale_of(x) != FixedPointEncoder().scale:
+        x = from_ring(ring(x), precision=FRAC_BITS)
     return x._eqz_2PC()
 
 

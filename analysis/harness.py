@@ -1,0 +1,164 @@
+"""Run a protocol's ideal functionality and its real protocol on the same inputs, and compare.
+
+* equivalence -- ``entry.check(ideal_out, real_out)`` (the declared error bound);
+* cost model  -- the Meter's counts against ``entry.cost("crypten")``: rounds, bytes each way and offline
+  bytes, in total and for every step the model names, exactly;
+* obliviousness -- two secret inputs with the same public parameters give the same transcript signature;
+* bad input   -- every ``BadCase`` raises its named error in the ideal functionality AND in the real run.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from analysis.registry import Entry, Inputs, Params, get
+from protocols.mpc.sharing import held, reconstruct, share_input
+from protocols.runtime import Meter, Party, run_two_party
+
+COMPARED = ("rounds", "bytes_client_to_server", "bytes_server_to_client", "offline_bytes")
+CHECKS = ("equivalence", "cost_model", "obliviousness", "bad_input")
+
+
+def _party_fn(party: Party, payload: tuple[str, Params, Inputs]) -> Any:
+    """What each party runs: validate (public parameters, own inputs), share inputs, run the protocol."""
+    name, params, own = payload
+    entry = get(name)
+    entry.validate(params, own)
+    shared = {s.name: share_input(own.get(s.name) if s.owner == party.rank else None, s.owner, s.shape, s.integer)
+              for s in entry.input_specs(params)}
+    return held(entry.real(params, shared))
+
+
+@dataclass
+class RealRun:
+    outputs: Any
+    meter: Meter
+    wall_time: float
+
+
+def run_real(entry: Entry, params: Params, inputs: Inputs, *, mode: str = "threads", seed: int = 0,
+             timeout: float = 30.0) -> RealRun:
+    """Run the real protocol; each party gets only the inputs it owns. Outputs are reconstructed."""
+    owners = {s.name: s.owner for s in entry.input_specs(params)}
+    own = [{k: v for k, v in inputs.items() if owners.get(k) == r} for r in (0, 1)]
+    res = run_two_party(_party_fn, ((entry.name, params, own[0]), (entry.name, params, own[1])),
+                        mode=mode, seed=seed, timeout=timeout)
+    return RealRun(reconstruct(*res.outputs), res.meter, res.wall_time)
+
+
+def measured(meter: Meter, step: str | None = None) -> dict[str, int]:
+    """The Meter's totals for the protocol (set-up seeds excluded) or for one step."""
+    tot = meter.totals(step)
+    if step is None:
+        setup = meter.totals("setup")
+        tot = {k: tot[k] - (setup[k] if k != "rounds" else 0) for k in tot}
+    return tot
+
+
+def cost_mismatches(entry: Entry, params: Params, meter: Meter, backend: str = "crypten") -> list[str]:
+    """Every (step, metric) where the analytic model differs from the Meter."""
+    model = entry.cost(backend, params)
+    problems = []
+    for step, cost in [(None, model)] + list(model.steps):
+        got = measured(meter, step)
+        want = cost.to_dict()
+        for metric in COMPARED:
+            if got[metric] != want[metric]:
+                problems.append(f"{step or 'total'}.{metric}: measured {got[metric]} != model {want[metric]}")
+    return problems
+
+
+@dataclass
+class ExampleResult:
+    params: Params
+    ideal: Any
+    real: RealRun
+    equivalence: list[str]
+    cost: list[str]
+
+
+def run_example(entry: Entry, params: Params, inputs: Inputs, *, mode: str = "threads", seed: int = 0) -> ExampleResult:
+    ideal = entry.ideal(params, inputs)
+    real = run_real(entry, params, inputs, mode=mode, seed=seed)
+    return ExampleResult(params, ideal, real, entry.check(ideal, real.outputs, params, inputs),
+                         cost_mismatches(entry, params, real.meter) if "crypten" in entry.costs else [])
+
+
+def signature_difference(a: Meter, b: Meter) -> str | None:
+    """None if the transcripts have the same signature, else the first differing message."""
+    sa, sb = a.signature(), b.signature()
+    if sa == sb:
+        return None
+    for i, (x, y) in enumerate(zip(sa, sb)):
+        if x != y:
+            return f"message {i}: {x} vs {y}"
+    return f"{len(sa)} vs {len(sb)} messages"
+
+
+def bad_input_problems(entry: Entry, params: Params, inputs: Inputs, *, mode: str = "threads") -> list[str]:
+    """Each bad case must raise its named error in the ideal functionality and in the real run."""
+    problems = []
+    for case in entry.bad_cases:
+        p, i = case.mutate(dict(params), dict(inputs))
+        for where, call in (("ideal", lambda: (entry.validate(p, i), entry.ideal(p, i))),
+                            ("real", lambda: run_real(entry, p, i, mode=mode, timeout=20.0))):
+            try:
+                call()
+            except case.error:
+                continue
+            except Exception as exc:  # noqa: BLE001 - reported
+                problems.append(f"{case.label} ({where}): raised {type(exc).__name__}: {exc}, "
+                                f"expected {case.error.__name__}")
+                continue
+            problems.append(f"{case.label} ({where}): accepted, expected {case.error.__name__}")
+    return problems
+
+
+@dataclass
+class CheckResult:
+    check: str
+    examples: int = 0
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    def to_dict(self) -> dict:
+        return {"check": self.check, "passed": self.passed, "examples": self.examples, "failures": self.failures[:5]}
+
+
+def verify(entry: Entry, *, examples: int = 10, seed: int = 0, mode: str = "threads") -> list[CheckResult]:
+    """Draw ``examples`` Hypothesis examples (seeded) and run every check; failures are collected."""
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import seed as hyp_seed
+    from hypothesis import strategies as st
+
+    results = {c: CheckResult(c) for c in CHECKS}
+    state = {"bad_done": False}
+
+    @hyp_seed(seed)
+    @settings(max_examples=examples, deadline=None, database=None, phases=[Phase.generate],
+              suppress_health_check=list(HealthCheck))
+    @given(st.data())
+    def body(data):
+        params = data.draw(entry.params_strategy(), label="params")
+        a = data.draw(entry.inputs_strategy(params), label="inputs_a")
+        b = data.draw(entry.inputs_strategy(params), label="inputs_b")
+        ex = run_example(entry, params, a, mode=mode, seed=seed)
+        results["equivalence"].examples += 1
+        results["equivalence"].failures += [f"{params}: {m}" for m in ex.equivalence]
+        results["cost_model"].examples += 1
+        results["cost_model"].failures += [f"{params}: {m}" for m in ex.cost]
+        other = run_real(entry, params, b, mode=mode, seed=seed + 1)
+        results["obliviousness"].examples += 1
+        diff = signature_difference(ex.real.meter, other.meter)
+        if diff:
+            results["obliviousness"].failures.append(f"{params}: transcripts differ at {diff}")
+        if not state["bad_done"]:
+            state["bad_done"] = True
+            results["bad_input"].examples += len(entry.bad_cases)
+            results["bad_input"].failures += bad_input_problems(entry, params, a, mode=mode)
+
+    body()
+    return [results[c] for c in CHECKS]

@@ -1,0 +1,152 @@
+"""The protocol registry: one :class:`Entry` ties a protocol's spec, real protocol, costs and tests.
+
+Entries live one per file in ``analysis/entries/`` and call :func:`register`; everything generic (the
+harness, ``privmoe verify/costs/list/report``, the parametrised tests) iterates the registry, so adding a
+protocol adds no test or CLI code. Several entries may realise the same functionality.
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+
+from functionalities.errors import PublicParameterError
+
+Params = dict[str, Any]
+Inputs = dict[str, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One secret input: its name, owner (0 client, 1 server), shape, and whether it is an integer."""
+
+    name: str
+    owner: int
+    shape: tuple[int, ...]
+    integer: bool = False
+
+
+@dataclass(frozen=True)
+class BadCase:
+    """A bad input for test (d): ``mutate(params, inputs) -> (params, inputs)`` must raise ``error``."""
+
+    label: str
+    mutate: Callable[[Params, Inputs], tuple[Params, Inputs]]
+    error: type[Exception]
+
+
+@dataclass
+class Entry:
+    """Everything privmoe knows about one protocol.
+
+    ideal(params, inputs) -> outputs       the functionality (plaintext torch); validates everything
+    real(params, shared) -> outputs        the protocol, run by both parties on shared inputs (dict of
+                                           MPCTensors), returns shared outputs
+    validate(params, inputs)               refuses bad public parameters and, for the inputs given
+                                           (a party passes only its own), bad inputs -- named errors
+    input_specs(params) -> [InputSpec]     who owns which input, and its shape
+    costs: backend -> (params -> Cost)     analytic models; ``crypten`` must equal the Meter exactly
+    params_strategy() / inputs_strategy(params)   Hypothesis strategies (edge cases included)
+    check(ideal, real, params, inputs) -> [problems]   equivalence within the declared error bound
+    error_bound(params) -> float           the bound ``check`` uses (a formula; documented)
+    """
+
+    name: str
+    functionality: str
+    kind: str
+    summary: str
+    ideal: Callable[[Params, Inputs], Any]
+    real: Callable[[Params, dict], Any]
+    validate: Callable[[Params, Inputs], None]
+    input_specs: Callable[[Params], list[InputSpec]]
+    defaults: Params
+    costs: dict[str, Callable[[Params], Any]]
+    params_strategy: Callable[[], Any]
+    inputs_strategy: Callable[[Params], Any]
+    check: Callable[[Any, Any, Params, Inputs], list[str]]
+    error_bound: Callable[[Params], float]
+    leakage: tuple[str, ...]
+    doc: str
+    bad_cases: list[BadCase] = field(default_factory=list)
+    aliases: dict[str, str] = field(default_factory=dict)
+    negative_control: bool = False
+
+    @property
+    def backends(self) -> list[str]:
+        return list(self.costs)
+
+    def resolve(self, overrides: Params | None = None) -> Params:
+        """Defaults + overrides (aliases translated), validated; unknown keys are refused."""
+        params = dict(self.defaults)
+        for key, value in (overrides or {}).items():
+            key = self.aliases.get(key, key)
+            if key not in params:
+                raise PublicParameterError(
+                    f"{self.name}: unknown parameter {key!r} (known: {', '.join(sorted(params))})")
+            params[key] = value
+        self.validate(params, {})
+        return params
+
+    def cost(self, backend: str, params: Params):
+        if backend not in self.costs:
+            raise PublicParameterError(f"{self.name}: no {backend!r} cost model (have: {', '.join(self.costs)})")
+        return self.costs[backend](params)
+
+
+_REGISTRY: dict[str, Entry] = {}
+_loaded = False
+
+
+def register(entry: Entry) -> Entry:
+    if entry.name in _REGISTRY:
+        raise ValueError(f"protocol {entry.name!r} registered twice")
+    _REGISTRY[entry.name] = entry
+    return entry
+
+
+def _load() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    from analysis import entries
+
+    for mod in pkgutil.iter_modules(entries.__path__):
+        importlib.import_module(f"analysis.entries.{mod.name}")
+
+
+def get(name: str) -> Entry:
+    _load()
+    if name not in _REGISTRY:
+        raise KeyError(f"unknown protocol {name!r}; registered: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]
+
+
+def all_entries() -> list[Entry]:
+    _load()
+    return [_REGISTRY[k] for k in sorted(_REGISTRY)]
+
+
+def exact_check(ideal: Any, real: Any, params: Params, inputs: Inputs, bound: float = 0.0) -> list[str]:
+    """Compare (nested tuples of) tensors: integers exactly, floats within ``bound``."""
+    problems: list[str] = []
+
+    def walk(a, b, path):
+        if isinstance(a, (tuple, list)):
+            if len(a) != len(b):
+                problems.append(f"{path}: {len(a)} vs {len(b)} outputs")
+            for i, (x, y) in enumerate(zip(a, b)):
+                walk(x, y, f"{path}[{i}]")
+            return
+        if tuple(a.shape) != tuple(b.shape):
+            problems.append(f"{path}: shape {tuple(b.shape)} != ideal {tuple(a.shape)}")
+            return
+        err = float((a.double() - b.double()).abs().max()) if a.numel() else 0.0
+        if err > bound:
+            problems.append(f"{path}: max |real - ideal| = {err:.3g} > bound {bound:.3g}")
+
+    walk(ideal, real, "out")
+    return problems
