@@ -22,5 +22,8 @@ class FixedPointRangeError(PrivMoEError, ValueError):
     """A value lies outside the declared fixed-point range (or is NaN / inf)."""
 
 
-class PeerError(PrivMoEError, RuntimeError):
-    """The other party (or the dealer) did not answer in time or went away."""
+class PeerError(PrivMoEError, ConnectionError):
+    """The other party (or the dealer) did not answer in time or went away.
+
+    Deliberately not a RuntimeError: CrypTen's A2B catches RuntimeError (as out-of-memory) and retries
+    another way, which would turn a dead peer into a second wait."""

@@ -7,6 +7,8 @@ seed, and the same Meter counts.
 from __future__ import annotations
 
 import multiprocessing as mp
+import pickle
+import queue as queue_mod
 import socket
 import threading
 import time
@@ -97,14 +99,16 @@ def _process_entry(rank: int, init_method: str, seed: int, timeout: float, fn: C
     try:
         transport = GlooTransport(rank, init_method, timeout)
         out, meter, wall = _party_main(rank, transport, seed, fn, args)
-        queue.put((rank, "ok", (out, meter, wall)))
+        # plain pickle bytes: torch's multiprocessing pickler would pass tensors as shared-memory file
+        # descriptors, which vanish when this process exits before the parent reads them
+        queue.put(pickle.dumps((rank, "ok", (out, meter, wall))))
     except BaseException as exc:  # noqa: BLE001 - shipped to the parent
         err = exc if isinstance(exc, PrivMoEError) else RuntimeError(
             f"party {rank}: {type(exc).__name__}: {exc}\n{traceback.format_exc()}")
         try:
-            queue.put((rank, "error", err))
+            queue.put(pickle.dumps((rank, "error", err)))
         except Exception:  # noqa: BLE001 - unpicklable error
-            queue.put((rank, "error", RuntimeError(repr(exc))))
+            queue.put(pickle.dumps((rank, "error", RuntimeError(repr(exc)))))
     finally:
         if transport is not None:
             transport.close()
@@ -128,8 +132,8 @@ def _run_processes(fn, args, seed: int, timeout: float) -> RunResult:
             if remaining <= 0:
                 raise PeerError(f"the parties did not finish within {timeout:g} s (+60 s start-up)")
             try:
-                rank, status, payload = queue.get(timeout=min(remaining, 1.0))
-            except Exception:  # queue.Empty
+                rank, status, payload = pickle.loads(queue.get(timeout=min(remaining, 1.0)))
+            except queue_mod.Empty:
                 dead = [r for r, p in enumerate(procs) if not p.is_alive() and p.exitcode not in (0, None)
                         and r not in results]
                 if dead and not errors:

@@ -137,6 +137,9 @@ class Meter:
         total = 0
         if not self._spans:
             return 0
+        if path == NO_STEP:   # what labelled top-level steps do not account for
+            top = {s.path for s in self._spans[0] if "/" not in s.path}
+            return self.rounds - sum(self.step_rounds(p) for p in top)
         for i, span in enumerate(self._spans[0]):
             if span.path != path:
                 continue

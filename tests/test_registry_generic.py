@@ -1,0 +1,57 @@
+"""Generic tests over the registry: a new entry is tested here with no new test code.
+
+(a) equivalence within the entry's declared error bound; (b) Meter == ``crypten`` model, exactly, in total
+and per step; (c) obliviousness: two secret inputs, same public parameters, same transcript signature;
+(d) every declared bad input raises its named error in the spec and in the real run.
+"""
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from analysis import harness, registry
+
+ENTRIES = [e for e in registry.all_entries() if not e.negative_control]
+IDS = [e.name for e in ENTRIES]
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=IDS)
+@given(data=st.data())
+def test_equivalence_and_cost_model(entry, data):
+    params = data.draw(entry.params_strategy(), label="params")
+    inputs = data.draw(entry.inputs_strategy(params), label="inputs")
+    ex = harness.run_example(entry, params, inputs)
+    assert ex.equivalence == [], ex.equivalence
+    if "crypten" in entry.costs:
+        assert ex.cost == [], ex.cost
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=IDS)
+@given(data=st.data())
+def test_obliviousness(entry, data):
+    params = data.draw(entry.params_strategy(), label="params")
+    a = data.draw(entry.inputs_strategy(params), label="a")
+    b = data.draw(entry.inputs_strategy(params), label="b")
+    ra = harness.run_real(entry, params, a, seed=3)
+    rb = harness.run_real(entry, params, b, seed=4)
+    assert harness.signature_difference(ra.meter, rb.meter) is None
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=IDS)
+@settings(max_examples=2)
+@given(data=st.data())
+def test_bad_input_raises_named_errors(entry, data):
+    assert entry.bad_cases, f"{entry.name} declares no bad inputs"
+    params = data.draw(entry.params_strategy(), label="params")
+    inputs = data.draw(entry.inputs_strategy(params), label="inputs")
+    assert harness.bad_input_problems(entry, params, inputs) == []
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=IDS)
+def test_entry_is_complete(entry):
+    assert entry.kind in ("mpc", "he", "hybrid")
+    assert entry.functionality and entry.summary and entry.leakage
+    assert set(entry.leakage) <= set(entry.defaults), "leakage names public parameters"
+    assert "crypten" in entry.costs or "seal" in entry.costs
+    for backend in entry.costs:
+        cost = entry.cost(backend, entry.resolve())
+        assert cost.bytes >= 0 and cost.rounds >= 0
