@@ -1,0 +1,285 @@
+"""The ``privmoe`` command line (contract: ../shared/DESIGN.md, "The CLI contract").
+
+    privmoe doctor                      versions, shim, backends usable; exit 0 iff all ok
+    privmoe list [--json]
+    privmoe costs NAME [--backend B] [--set key=value ...] [--json]
+    privmoe verify NAME... | --all [--examples N] [--seed S] [--mode threads|processes] [--json]
+    privmoe report [--quick] [--out DIR] [--seed S]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+from typing import Any
+
+from functionalities.errors import PrivMoEError
+
+
+def parse_value(text: str) -> Any:
+    """``--set`` values: true/false -> bool, then int, then float, else the string."""
+    low = text.strip().lower()
+    if low in ("true", "false"):
+        return low == "true"
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_sets(pairs: list[str] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        for item in pair.split():
+            if "=" not in item:
+                raise PrivMoEError(f"--set expects key=value, got {item!r}")
+            key, value = item.split("=", 1)
+            out[key.strip()] = parse_value(value)
+    return out
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, default=str))
+
+
+# -- doctor ------------------------------------------------------------------------------------------
+def cmd_doctor(args) -> int:
+    checks: list[dict] = []
+
+    def check(name: str, fn) -> None:
+        try:
+            detail = fn()
+            checks.append({"check": name, "ok": True, "detail": detail})
+        except Exception as exc:  # noqa: BLE001 - reported, exit code 1
+            checks.append({"check": name, "ok": False, "detail": f"{type(exc).__name__}: {exc}"})
+
+    check("python", lambda: platform.python_version())
+    check("torch", _torch_version)
+    check("crypten + shim", _crypten_version)
+    check("tenseal / SEAL BFV", _seal_roundtrip)
+    check("crypten backend (2-party run)", _mpc_roundtrip)
+    check("cheetah calibration", _calibration)
+    check("registry", lambda: ", ".join(e.name for e in _registry().all_entries()))
+    ok = all(c["ok"] for c in checks)
+    if args.json:
+        _print_json({"ok": ok, "checks": checks})
+    else:
+        for c in checks:
+            print(f"[{'ok' if c['ok'] else 'FAIL':>4}] {c['check']}: {c['detail']}")
+    return 0 if ok else 1
+
+
+def _torch_version() -> str:
+    import torch
+
+    if torch.version.cuda:
+        raise RuntimeError(f"torch {torch.__version__} is a CUDA build; privmoe expects the CPU build")
+    return torch.__version__
+
+
+def _crypten_version() -> str:
+    from protocols import crypten_shim
+
+    if not crypten_shim.SHIM_ACTIVE:
+        raise RuntimeError("torch.onnx.symbolic_registry shim is not registered")
+    return f"crypten {crypten_shim.crypten.__version__}, shim active"
+
+
+def _seal_roundtrip() -> str:
+    import tenseal
+    import tenseal.sealapi as seal
+
+    parms = seal.EncryptionParameters(seal.SCHEME_TYPE.BFV)
+    parms.set_poly_modulus_degree(4096)
+    parms.set_coeff_modulus(seal.CoeffModulus.BFVDefault(4096, seal.SEC_LEVEL_TYPE.TC128))
+    parms.set_plain_modulus(seal.PlainModulus.Batching(4096, 20))
+    ctx = seal.SEALContext(parms, True, seal.SEC_LEVEL_TYPE.TC128)
+    keygen = seal.KeyGenerator(ctx)
+    pk = seal.PublicKey()
+    keygen.create_public_key(pk)
+    enc, dec = seal.Encryptor(ctx, pk), seal.Decryptor(ctx, keygen.secret_key())
+    encoder = seal.BatchEncoder(ctx)
+    pt, ct, out = seal.Plaintext(), seal.Ciphertext(), seal.Plaintext()
+    encoder.encode([1, 2, 3] + [0] * 4093, pt)
+    enc.encrypt(pt, ct)
+    dec.decrypt(ct, out)
+    if list(encoder.decode_uint64(out)[:3]) != [1, 2, 3]:
+        raise RuntimeError("BFV round trip gave a wrong result")
+    return f"tenseal {tenseal.__version__}, BFV N=4096 round trip ok"
+
+
+def _mpc_roundtrip() -> str:
+    import torch
+
+    from analysis import harness
+
+    entry = _registry().get("equal")
+    params = entry.resolve({"n": 3})
+    run = harness.run_real(entry, params, {"x": torch.tensor([1.0, 2.0, 3.0]), "y": torch.tensor([1.0, 0.0, 3.0])})
+    if run.outputs.tolist() != [1, 0, 1]:
+        raise RuntimeError(f"equal gave {run.outputs.tolist()}")
+    return f"threads ok, {run.meter.rounds} rounds"
+
+
+def _calibration() -> str:
+    from analysis.cost_models import cheetah
+
+    return str(cheetah.calibration_dir())
+
+
+def _registry():
+    from analysis import registry
+
+    return registry
+
+
+# -- list --------------------------------------------------------------------------------------------
+def cmd_list(args) -> int:
+    rows = [{"name": e.name, "functionality": e.functionality, "kind": e.kind, "backends": e.backends,
+             "doc": e.doc, "negative_control": e.negative_control, "summary": e.summary}
+            for e in _registry().all_entries()]
+    if args.json:
+        _print_json(rows)
+        return 0
+    width = max(len(r["name"]) for r in rows)
+    for r in rows:
+        print(f"{r['name']:<{width}}  {r['kind']:<6} {r['functionality']:<10} {','.join(r['backends']):<16} {r['summary']}")
+    return 0
+
+
+# -- costs -------------------------------------------------------------------------------------------
+def cmd_costs(args) -> int:
+    entry = _registry().get(args.name)
+    backend = args.backend or entry.backends[0]
+    params = entry.resolve(parse_sets(args.set))
+    cost = entry.cost(backend, params)
+    obj = {"protocol": entry.name, "backend": backend, "params": params, "total": cost.to_dict(),
+           "steps": cost.steps_list()}
+    if args.json:
+        _print_json(obj)
+        return 0
+    import pandas as pd
+
+    print(f"{entry.name} on {backend} with {params}")
+    table = pd.DataFrame([{"step": "total", **obj["total"]}] + obj["steps"])
+    cols = ["step"] + [c for c in table.columns if c != "step" and table[c].any()]
+    print(table[cols].to_string(index=False))
+    return 0
+
+
+# -- verify ------------------------------------------------------------------------------------------
+def cmd_verify(args) -> int:
+    from analysis import harness
+
+    reg = _registry()
+    if args.all:
+        entries = reg.all_entries()
+    elif args.names:
+        entries = [reg.get(n) for n in args.names]
+    else:
+        raise PrivMoEError("name at least one protocol, or --all")
+    report, failed = [], False
+    progress = _progress(len(entries), "verify", quiet=args.json)
+    for entry in entries:
+        results = harness.verify(entry, examples=args.examples, seed=args.seed, mode=args.mode)
+        ok = all(r.passed for r in results)
+        caught = None
+        if entry.negative_control:   # a control must be CAUGHT by some check
+            caught = not ok
+            failed |= not caught
+        else:
+            failed |= not ok
+        report.append({"protocol": entry.name, "passed": ok, "negative_control": entry.negative_control,
+                       "caught": caught, "checks": [r.to_dict() for r in results]})
+        progress.advance()
+    progress.close()
+    if args.json:
+        _print_json({"ok": not failed, "seed": args.seed, "examples": args.examples, "protocols": report})
+    else:
+        for item in report:
+            status = "PASS" if item["passed"] else "FAIL"
+            if item["negative_control"]:
+                status = "CAUGHT" if item["caught"] else "NOT CAUGHT"
+            print(f"{status:>10}  {item['protocol']}")
+            for c in item["checks"]:
+                print(f"{'':>12}{'ok  ' if c['passed'] else 'FAIL'} {c['check']} ({c['examples']} examples)")
+                for f in c["failures"]:
+                    print(f"{'':>17}{f}")
+    return 1 if failed else 0
+
+
+class _progress:
+    """A rich progress bar on stderr (silent when stderr is not a terminal or output is JSON)."""
+
+    def __init__(self, total: int, label: str, quiet: bool = False) -> None:
+        self.bar = None
+        if not quiet and sys.stderr.isatty():
+            from rich.progress import Progress
+
+            self.bar = Progress(transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task(label, total=total)
+
+    def advance(self, description: str | None = None) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, advance=1, description=description or self.bar.tasks[0].description)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+# -- report ------------------------------------------------------------------------------------------
+def cmd_report(args) -> int:
+    from analysis import report
+
+    out = report.write_report(args.out, quick=args.quick, seed=args.seed)
+    print(f"report written to {out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="privmoe", description="private MoE inference protocols: spec, run, test, cost")
+    sub = p.add_subparsers(dest="command", required=True)
+    d = sub.add_parser("doctor", help="versions, shim, backends usable")
+    d.add_argument("--json", action="store_true")
+    d.set_defaults(func=cmd_doctor)
+    lst = sub.add_parser("list", help="registered protocols")
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(func=cmd_list)
+    c = sub.add_parser("costs", help="analytic cost at any scale (instant)")
+    c.add_argument("name")
+    c.add_argument("--backend", help="crypten | cheetah (MPC); seal | sim (HE)")
+    c.add_argument("--set", nargs="+", action="extend", metavar="KEY=VALUE")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=cmd_costs)
+    v = sub.add_parser("verify", help="ideal vs real on Hypothesis-drawn inputs; exit 1 on any failure")
+    v.add_argument("names", nargs="*")
+    v.add_argument("--all", action="store_true")
+    v.add_argument("--examples", type=int, default=10)
+    v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--mode", choices=["threads", "processes"], default="threads")
+    v.add_argument("--json", action="store_true")
+    v.set_defaults(func=cmd_verify)
+    r = sub.add_parser("report", help="report.md + PNG plots + costs.csv + manifest.json")
+    r.add_argument("--quick", action="store_true")
+    r.add_argument("--out", default="report")
+    r.add_argument("--seed", type=int, default=0)
+    r.set_defaults(func=cmd_report)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (PrivMoEError, KeyError) as exc:
+        print(f"privmoe: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

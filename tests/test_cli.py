@@ -1,0 +1,91 @@
+"""The CLI contract of DESIGN.md: names, flags, JSON shape, exit codes."""
+import json
+
+import torch
+
+from analysis import harness, registry
+from analysis.cli import main
+from analysis.cost_models.cost import METRICS
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_list_json_names_every_entry(capsys):
+    code, out, _ = run(capsys, "list", "--json")
+    rows = json.loads(out)
+    assert code == 0
+    assert {r["name"] for r in rows} == {e.name for e in registry.all_entries()}
+    assert all({"name", "functionality", "kind", "backends", "doc"} <= set(r) for r in rows)
+
+
+def test_costs_json_equals_the_meter(capsys):
+    code, out, _ = run(capsys, "costs", "topk", "--backend", "crypten", "--set", "rows=2", "length=6", "t=3", "--json")
+    assert code == 0
+    obj = json.loads(out)
+    assert set(obj) == {"protocol", "backend", "params", "total", "steps"}
+    assert set(obj["total"]) == set(METRICS) and all(set(s) == {"step", *METRICS} for s in obj["steps"])
+    entry = registry.get("topk")
+    params = obj["params"]
+    x = torch.tensor([[3.0, -1.0, 3.0, 0.5, 0.0, 2.0], [0.0] * 6])
+    got = harness.measured(harness.run_real(entry, params, {"x": x}).meter)
+    for metric in harness.COMPARED:
+        assert obj["total"][metric] == got[metric], metric
+
+
+def test_costs_cheetah_paper_scale_is_instant(capsys):
+    code, out, _ = run(capsys, "costs", "gate", "--backend", "cheetah", "--set",
+                       "tokens=128 experts=64 top_k=6 hidden=2048", "--json")
+    obj = json.loads(out)
+    assert code == 0 and obj["total"]["bytes"] > 0 and [s["step"] for s in obj["steps"]][:1] == ["logits"]
+
+
+def test_bad_parameters_exit_2_with_a_message(capsys):
+    code, _, err = run(capsys, "costs", "topk", "--set", "t=99", "length=4")
+    assert code == 2 and "t=99" in err
+    code, _, err = run(capsys, "costs", "topk", "--set", "nonsense=1")
+    assert code == 2 and "unknown parameter" in err
+    code, _, err = run(capsys, "verify", "no-such-protocol")
+    assert code == 2 and "unknown protocol" in err
+
+
+def test_verify_json_reports_every_check(capsys):
+    code, out, _ = run(capsys, "verify", "equal", "onehot", "--examples", "2", "--seed", "1", "--json")
+    obj = json.loads(out)
+    assert code == 0 and obj["ok"]
+    for item in obj["protocols"]:
+        assert [c["check"] for c in item["checks"]] == list(harness.CHECKS)
+        assert all(c["passed"] and c["examples"] > 0 for c in item["checks"])
+
+
+def test_verify_exits_1_when_a_check_fails(capsys, monkeypatch):
+    entry = registry.get("equal")
+    monkeypatch.setitem(entry.costs, "crypten", lambda p: registry.get("onehot").cost("crypten", {"rows": 1, "width": 1, "classes": 9}))
+    code, out, _ = run(capsys, "verify", "equal", "--examples", "1", "--json")
+    obj = json.loads(out)
+    assert code == 1 and not obj["ok"]
+    assert not next(c for c in obj["protocols"][0]["checks"] if c["check"] == "cost_model")["passed"]
+
+
+def test_doctor_is_green(capsys):
+    code, out, _ = run(capsys, "doctor", "--json")
+    obj = json.loads(out)
+    assert code == 0, obj
+    assert {c["check"] for c in obj["checks"]} >= {"torch", "crypten + shim", "tenseal / SEAL BFV"}
+
+
+def test_report_writes_markdown_csv_manifest_and_plots(tmp_path, capsys):
+    code, _, _ = run(capsys, "report", "--quick", "--out", str(tmp_path))
+    assert code == 0
+    md = (tmp_path / "report.md").read_text()
+    assert "Model vs measurement" in md and "all equal" in md
+    import pandas as pd
+
+    table = pd.read_csv(tmp_path / "costs.csv")
+    assert {"protocol", "backend", "step", "phase", "direction", "metric", "analytic", "measured", "parameters",
+            "seed"} <= set(table.columns)
+    assert json.loads((tmp_path / "manifest.json").read_text())["seed"] == 0
+    assert len(list(tmp_path.glob("*.png"))) >= 2
