@@ -1,10 +1,12 @@
 """The fixed-point encoding every MPC protocol of privmoe shares on, and its declared range.
 
 Values are encoded as ``round(x * 2**FRAC_BITS)`` in the ring Z_2^64 (CrypTen's encoder, 16 fractional
-bits). Two-party truncation after a product is local (SecureML-style): each truncation adds at most one
-unit in the last place (``ULP = 2**-16``) and fails with probability about ``|v| / 2**63`` for the
-pre-truncation ring value ``v``. Keeping inputs within ``|x| <= FIXED_POINT_RANGE`` keeps ``v`` below
-``2**(2*(15-... ))``: see :func:`check_range`.
+bits). Two-party truncation after a product is local (SecureML-style): each party divides its own share,
+so the result is off by less than 2 units in the last place (``ULP = 2**-16``: each share's rounding
+errs by less than one), and it fails outright with probability about ``|v| / 2**63`` for the
+pre-truncation ring value ``v``. Keeping inputs within ``|x| <= FIXED_POINT_RANGE`` (2**10, i.e. at most
+2**26 as a ring element) keeps a product of two inputs below 2**52 before truncation, so that failure
+probability stays below 2**-11 per element; protocols that multiply declare tighter ranges of their own.
 """
 from __future__ import annotations
 
@@ -17,10 +19,7 @@ from .errors import FixedPointRangeError, ShapeError
 FRAC_BITS = 16
 SCALE = 1 << FRAC_BITS
 ULP = 1.0 / SCALE
-#: Inputs of fixed-point protocols must satisfy ``|x| <= FIXED_POINT_RANGE``. With 16 fractional bits an
-#: input is at most 2**26 as a ring element and a product of two at most 2**52 before truncation, so a
-#: local truncation fails with probability below 2**-11 per element even for a sum of 2**0 products --
-#: protocols that multiply declare tighter ranges for their own inputs.
+#: Inputs of fixed-point protocols must satisfy ``|x| <= FIXED_POINT_RANGE`` (see the module docstring).
 FIXED_POINT_RANGE = 2.0**10
 
 

@@ -75,7 +75,8 @@ def tournament(keys: MPCTensor, payload: MPCTensor) -> tuple[MPCTensor, MPCTenso
     pair's key and payload differences and the two candidates' one-hots (2^l wide each).
 
     Returns (key, payload, onehot) of the winners: shapes P, P, P x L'.
-    Rounds: 9 per level. Keys must be distinct, so no tie rule is needed here (callers make them so)."""
+    Rounds: 9 per level. Real keys must be distinct (callers make them so); equal keys would go to the left
+    candidate, which is how padding (all equal, below every real key) behaves."""
     rows, width = keys.shape
     if width & (width - 1):
         raise ValueError(f"tournament needs a power-of-two width, got {width}")

@@ -1,9 +1,9 @@
 """Entering and leaving the shared world.
 
 Inputs are shared with CrypTen's pseudo-random zero sharing (PRZS): both parties draw the same
-pseudo-random ``z`` from the seeds swapped at set-up; the owner holds ``enc(x) - z``... more precisely the
-owner adds ``enc(x)`` to its share of a sharing of zero. No online message is needed, and the other party's
-share is a pseudo-random value independent of ``x``.
+pseudo-random values from the seeds swapped at set-up, which form a sharing of zero; the owner adds
+``enc(x)`` to its share of that zero. No online message is needed, and the other party's share is a
+pseudo-random value independent of ``x``.
 
 Outputs stay shared; :func:`held` turns a party's output into plain data the harness can reconstruct.
 """

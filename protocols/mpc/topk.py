@@ -9,9 +9,10 @@ Built for t << L: t knock-out tournaments instead of a sort.
    value and one-hot (log2 L' levels, each: one comparison + one multiplexer). The index is
    ``sum_i onehot_i * i`` and the winner is knocked out with ``key -= onehot * 2^61`` -- both local.
 
-Cost: t * log2(L') * 9 rounds; per party r * sum_l [168 p_l + 8 p_l (3 + 2^(l+1))] bytes per iteration,
+Cost: t * log2(L') * 9 rounds; per party r * sum_l [216 p_l + 8 p_l (3 + 2^(l+1))] bytes per iteration,
 with p_l = L'/2^(l+1) pairs at level l. Communication O(t r L' log L'), rounds O(t log L).
-Range: |x| <= FIXED_POINT_RANGE (so |key| < 2^58 for L' <= 2^20). Leakage: r, L, t.
+Range: |x| <= FIXED_POINT_RANGE = 2^10 (so |key| < 2^(26+20+1) for L' <= 2^20, far from the
+2^61 knock-out and the 2^62 padding). Leakage: r, L, t.
 """
 from __future__ import annotations
 

@@ -17,7 +17,9 @@ wrap pair           r                                wraps(r0, r1) - theta_clien
 
 The client learns nothing of the server's draws and vice versa, unlike CrypTen's default TFP provider
 where rank 0 generates every triple. The dealer object lives beside the server (in its thread or
-process); only the server's provider calls it.
+process); only the server's provider calls it. It is a *logical* third party: in one process, nothing
+but convention keeps the server's code from reading the dealer's client seed -- an honest simulation of
+the deployment where the dealer is a separate machine (its traffic is counted as if it were).
 """
 from __future__ import annotations
 
