@@ -12,6 +12,10 @@ time, and each is redirected to the *current party* (a thread-local set by :mod:
   two parties running as threads would share and race on);
 * ``crypten.mpc.get_default_provider()`` -> the party's dealer client (CrypTen's default "TFP" lets rank 0
   make every Beaver triple, i.e. the client would know the server's masks).
+
+And CrypTen's configuration becomes per thread: ``cfg.temp_override`` (used inside ``sigmoid``, ``softmax``
+...) swaps one process-global config object, so with two party threads one party's override would leak
+into the other's computation (different iteration counts -> desynchronised messages).
 """
 from __future__ import annotations
 
@@ -68,6 +72,25 @@ class _PartyGenerators:
     def keys(self):
         return current_party().generators.keys()
 
+
+class _PerThreadConfig(type(cfg)):
+    """CrypTen's config with ``config`` stored per thread (threads start from the process default)."""
+
+    _tls = threading.local()
+    _default = None
+
+    @property
+    def config(self):
+        return getattr(_PerThreadConfig._tls, "config", _PerThreadConfig._default)
+
+    @config.setter
+    def config(self, value):
+        _PerThreadConfig._tls.config = value
+
+
+_PerThreadConfig._default = cfg.config
+cfg.__dict__.pop("config", None)
+cfg.__class__ = _PerThreadConfig
 
 crypten.communicator.get = lambda: current_party().communicator
 crypten.communicator.is_initialized = lambda: getattr(_tls, "party", None) is not None
