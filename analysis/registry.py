@@ -73,6 +73,8 @@ class Entry:
     bad_cases: list[BadCase] = field(default_factory=list)
     aliases: dict[str, str] = field(default_factory=dict)
     negative_control: bool = False
+    #: derives resolved public parameters (e.g. capacity t from capacity_factor) before validation
+    derive: Callable[[Params], Params] | None = None
 
     @property
     def backends(self) -> list[str]:
@@ -87,6 +89,8 @@ class Entry:
                 raise PublicParameterError(
                     f"{self.name}: unknown parameter {key!r} (known: {', '.join(sorted(params))})")
             params[key] = value
+        if self.derive is not None:
+            params = self.derive(params)
         self.validate(params, {})
         return params
 
@@ -115,6 +119,8 @@ def _load() -> None:
     from analysis import entries
 
     for mod in pkgutil.iter_modules(entries.__path__):
+        if mod.name.startswith("_"):   # helpers shared by entries, not entries
+            continue
         importlib.import_module(f"analysis.entries.{mod.name}")
 
 

@@ -31,3 +31,37 @@ def int_tensor(shape: tuple[int, ...], lo: int, hi: int) -> st.SearchStrategy[to
         n *= s
     return st.lists(st.integers(lo, hi), min_size=n, max_size=n).map(
         lambda xs: torch.tensor(xs, dtype=torch.long).reshape(shape))
+
+
+# -- MoE routing ---------------------------------------------------------------------------------------
+SCORE_TIES = [0.0, 0.25, 0.5, 1.0]
+
+
+def routing_params(max_tokens: int = 4, max_experts: int = 4, with_hidden: bool = True, with_ffn: bool = False):
+    """(m, E, k, t[, d][, f]) with the edge cases: k = E, m < E, t = 1, t = m, t = k m."""
+    def build(mek):
+        m, e, k = mek
+        caps = [1, min(m, k * m), k * m]
+        fields = {"tokens": st.just(m), "experts": st.just(e), "top_k": st.just(k),
+                  "capacity": st.one_of(st.sampled_from(caps), st.integers(1, k * m))}
+        if with_hidden:
+            fields["hidden"] = st.integers(1, 3)
+        if with_ffn:
+            fields["ffn"] = st.integers(1, 3)
+        return st.fixed_dictionaries(fields)
+
+    return st.tuples(st.integers(1, max_tokens), st.integers(1, max_experts)).flatmap(
+        lambda me: st.tuples(st.just(me[0]), st.just(me[1]), st.one_of(st.just(me[1]), st.integers(1, me[1])))
+    ).flatmap(build)
+
+
+def routing_inputs(tokens: int, experts: int, top_k: int) -> st.SearchStrategy[dict]:
+    """K (m, k): k distinct experts per token -- either every token's first choice is expert 0 (all to one
+    expert) or a free permutation; W (m, k): scores in [0, 1] with frequent ties and zeros."""
+    perm = st.permutations(list(range(experts))).map(lambda p: p[:top_k])
+    first_zero = st.permutations(list(range(1, experts))).map(lambda p: [0] + list(p[:top_k - 1]))
+    row = st.one_of(perm, first_zero) if experts > 1 else perm
+    K = st.lists(row, min_size=tokens, max_size=tokens).map(lambda rows: torch.tensor(rows, dtype=torch.long))
+    all_one = st.just(torch.tensor([[0] + list(range(1, top_k)) for _ in range(tokens)], dtype=torch.long))
+    W = tensor((tokens, top_k), st.one_of(st.sampled_from(SCORE_TIES), st.floats(0, 1, allow_nan=False)))
+    return st.fixed_dictionaries({"K": st.one_of(all_one, K), "W": W})

@@ -645,3 +645,22 @@ def unit_costs():
                      main_table_per_element_bytes=float("nan"),
                      note="fixed part assumed = large-size mul intercept; split 50/50"))
     return pd.DataFrame(rows)
+
+
+# -- the primitive vocabulary of analysis/cost_models/moe.py ----------------------------------------
+def eq(n: int) -> Cost:
+    """n equalities."""
+    return equal_zero(n)
+
+
+def lt(n: int) -> Cost:
+    """n comparisons."""
+    return less_than(n)
+
+
+def bmm(batch: int, m: int, k: int, n: int, left_batched: bool = True, right_batched: bool = True) -> Cost:
+    """A batched secret x secret matmul: the calibrated matmul cost per input element times the elements
+    of both operands (a broadcast operand counted once), with the matmul's round estimate."""
+    elems = (batch if left_batched else 1) * m * k + (batch if right_batched else 1) * k * n
+    one = matmul(1, 1, 1)
+    return _split(matmul_per_input_element() * elems, 0.5, one.rounds)

@@ -116,3 +116,34 @@ def gate(tokens: int, hidden: int, experts: int, top_k: int) -> Cost:
             + topk_core(m, e, k).labelled("topk")
             + softmax(m, e).labelled("softmax")
             + mul(m * k * e, m * e, m * k * e).labelled("select"))
+
+
+# -- the primitive vocabulary of analysis/cost_models/moe.py ----------------------------------------
+def eq(n: int) -> Cost:
+    """n equalities (``equal_zero``)."""
+    return equal_zero(n)
+
+
+def lt(n: int) -> Cost:
+    """n comparisons (``less_than_zero``)."""
+    return less_than_zero(n)
+
+
+def bmm(batch: int, m: int, k: int, n: int, left_batched: bool = True, right_batched: bool = True) -> Cost:
+    """A (batched) Beaver matmul (batch x m x k) @ (batch x k x n); an operand that is not batched is
+    broadcast and opened once: opens (batch?) m k + (batch?) k n elements each way, triple batch m n."""
+    return mul((batch if left_batched else 1) * m * k, (batch if right_batched else 1) * k * n, batch * m * n)
+
+
+def sigmoid(n: int) -> Cost:
+    """CrypTen's sigmoid ("reciprocal" method), read from its source:
+    ltz (8 rounds) -> |x| = x * (1 - 2 ltz) (1 mul) -> exp(-|x|) with the DEFAULT 8 iterations (CrypTen
+    calls exp before its own temp_override) -> reciprocal with 3 Newton-Raphson iterations from the public
+    0.75 (the first is local; two of square + mul) -> ``where`` = two multiplications.
+    23 rounds, 47 n elements each way, 29 n offline."""
+    return (less_than_zero(n) + mul(n, n) + exp(n, 8) + (square(n) + mul(n, n)) * 2 + mul(n, n) * 2)
+
+
+def silu(n: int) -> Cost:
+    """x * sigmoid(x): 24 rounds."""
+    return sigmoid(n) + mul(n, n)

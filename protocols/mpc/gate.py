@@ -30,6 +30,12 @@ def softmax(logits: MPCTensor, maximum: MPCTensor) -> MPCTensor:
 
 def gate(x: MPCTensor, w_g: MPCTensor, top_k: int) -> tuple[MPCTensor, MPCTensor]:
     """x (m, d), W_g (d, E) shared -> K (m, k) shared ints, W (m, k) shared fixed point."""
+    indices, weights, _ = gate_with_onehots(x, w_g, top_k)
+    return indices, weights
+
+
+def gate_with_onehots(x: MPCTensor, w_g: MPCTensor, top_k: int) -> tuple[MPCTensor, MPCTensor, MPCTensor]:
+    """As ``gate``, plus the chosen experts' one-hots (m, k, E) (free by-products of the top-k)."""
     tokens, hidden = x.shape
     validate(tokens, hidden, w_g.shape[-1], top_k)
     with step("logits"):
@@ -40,4 +46,4 @@ def gate(x: MPCTensor, w_g: MPCTensor, top_k: int) -> tuple[MPCTensor, MPCTensor
         scores = softmax(logits, values[:, 0])
     with step("select"):
         weights = (onehots * scores.unsqueeze(1)).sum(-1)
-    return indices, weights
+    return indices, weights, onehots

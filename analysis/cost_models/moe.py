@@ -1,0 +1,107 @@
+"""Cost structure of the MoE protocols, written ONCE for every backend.
+
+Each function takes a backend module ``B`` (``crypten`` -- exact for our runs -- or ``cheetah`` -- the
+papers' stack) providing the primitive vocabulary ``eq(n)``, ``lt(n)``, ``mul(n_x, n_y, n_out)``,
+``bmm(batch, m, k, n, left_batched, right_batched)``, ``topk_core(rows, length, t)``, ``silu(n)``,
+``gate(m, d, E, k)``, and mirrors the protocol's schedule step by step, with the protocol's step labels.
+
+Symbols: m tokens, d hidden, f ffn, E experts, k top-k, t capacity, n = k m candidates.
+"""
+from __future__ import annotations
+
+from types import ModuleType
+
+from .cost import Cost
+
+
+def swap_pairs(n: int, t: int) -> list[int]:
+    """Pairs per time step of the pipelined bubble network (``protocols/mpc/swap_network``): pass i < P
+    (P = min(t, n - 1)) is active at time tau when 2 i <= tau <= n - 2 + i; T = n - 2 + P steps."""
+    passes = min(t, n - 1)
+    return [sum(1 for i in range(passes) if 2 * i <= tau <= n - 2 + i) for tau in range(max(0, n - 2 + passes))]
+
+
+def priorities(B: ModuleType, m: int, E: int, k: int) -> Cost:
+    """``equal`` (E k m equalities) + ``mux`` (E k m products with the broadcast k m scores)."""
+    n = k * m
+    return B.eq(E * n).labelled("equal") + B.mul(E * n, n, E * n).labelled("mux")
+
+
+def cryptomoe_dispatch(B: ModuleType, m: int, d: int, E: int, k: int, t: int) -> Cost:
+    """Algorithm 1: priorities, top-t of k m per expert, //k (free), one-hot (E t m equalities), the
+    dispatch matmul (E t m) @ (m d), x broadcast.  O(E k m log(k m) t + E t m) + one matmul."""
+    return (priorities(B, m, E, k)
+            + B.topk_core(E, k * m, t).labelled("topk")
+            + Cost().labelled("divide")
+            + B.eq(E * t * m).labelled("onehot")
+            + B.bmm(E, t, m, d, True, False).labelled("dispatch_matmul"))
+
+
+def cryptomoe_combine(B: ModuleType, m: int, d: int, E: int, t: int, variant: str) -> Cost:
+    """Algorithm 2. ``scores_first``: R = O^T * S' (E m t by E t) then R y (batched);
+    ``outputs_first``: y * S' (E t d by E t) then O^T y'. Difference: E t (m - d) elements each way."""
+    if variant == "scores_first":
+        return (B.mul(E * m * t, E * t, E * m * t).labelled("scale")
+                + B.bmm(E, m, t, d).labelled("combine_matmul"))
+    if variant == "outputs_first":
+        return (B.mul(E * t * d, E * t, E * t * d).labelled("scale")
+                + B.bmm(E, m, t, d).labelled("combine_matmul"))
+    raise ValueError(f"unknown combine variant {variant!r}")
+
+
+def swap_forward(B: ModuleType, E: int, n: int, t: int, width: int) -> Cost:
+    """The compaction network on (key, payload of ``width``): per time step with p pairs, E p
+    comparisons and one multiplexer of E p bits by E p (1 + width) differences."""
+    total = Cost()
+    for p in swap_pairs(n, t):
+        total = total + B.lt(E * p) + B.mul(E * p, E * p * (1 + width), E * p * (1 + width))
+    return total
+
+
+def swap_reverse(B: ModuleType, E: int, n: int, t: int, width: int) -> Cost:
+    """Replaying the stored swap bits backwards on rows of ``width``: one multiplexer per time step."""
+    total = Cost()
+    for p in swap_pairs(n, t):
+        total = total + B.mul(E * p, E * p * width, E * p * width)
+    return total
+
+
+def cipherprune_dispatch(B: ModuleType, m: int, d: int, E: int, k: int, t: int) -> Cost:
+    """Priorities, the compaction of (score, token index, x row) rows, one-hot of the carried token
+    indices. ~ t k m compare-and-swaps of d + 2 elements per expert: O(E k m t d)."""
+    return (priorities(B, m, E, k)
+            + swap_forward(B, E, k * m, t, 1 + d).labelled("compact")
+            + B.eq(E * t * m).labelled("onehot"))
+
+
+def cipherprune_combine(B: ModuleType, m: int, d: int, E: int, k: int, t: int) -> Cost:
+    """Scale y by the kept scores, then undo the swaps on d-wide rows (no comparisons)."""
+    return (B.mul(E * t * d, E * t, E * t * d).labelled("scale")
+            + swap_reverse(B, E, k * m, t, d).labelled("uncompact"))
+
+
+def expert_ffn(B: ModuleType, E: int, rows: int, d: int, f: int, x_batched: bool) -> Cost:
+    """SwiGLU for E experts on ``rows`` rows each: ``up`` (x [U|V]: one matmul to 2f), ``silu`` on E rows
+    f, ``gate_mul`` (E rows f), ``down`` (@ D)."""
+    n = E * rows * f
+    return (B.bmm(E, rows, d, 2 * f, x_batched, True).labelled("up")
+            + B.silu(n).labelled("silu")
+            + B.mul(n, n, n).labelled("gate_mul")
+            + B.bmm(E, rows, f, d).labelled("down"))
+
+
+def cryptomoe_moe(B: ModuleType, m: int, d: int, f: int, E: int, k: int, t: int, variant: str) -> Cost:
+    """gate -> dispatch -> experts on E x t rows -> combine."""
+    return (B.gate(m, d, E, k).labelled("gate")
+            + cryptomoe_dispatch(B, m, d, E, k, t).labelled("dispatch")
+            + expert_ffn(B, E, t, d, f, True).labelled("experts")
+            + cryptomoe_combine(B, m, d, E, t, variant).labelled("combine"))
+
+
+def dense_moe(B: ModuleType, m: int, d: int, f: int, E: int, k: int) -> Cost:
+    """gate -> weights (m k E by m k) -> every expert on all m tokens (x broadcast) -> combine
+    (E m d by E m)."""
+    return (B.gate(m, d, E, k).labelled("gate")
+            + B.mul(m * k * E, m * k, m * k * E).labelled("weights")
+            + expert_ffn(B, E, m, d, f, False).labelled("experts")
+            + B.mul(E * m * d, E * m, E * m * d).labelled("combine"))

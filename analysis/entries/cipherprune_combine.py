@@ -1,0 +1,63 @@
+"""Registry entry: ``cipherprune.combine`` -- the dispatch's swaps undone (run after its dispatch)."""
+from hypothesis import strategies as st
+
+import functionalities.dispatch as F
+import protocols.mpc.cipherprune_combine as P
+from analysis.cost_models import cheetah, crypten
+from analysis.cost_models import moe as M
+from analysis.entries._moe_params import ALIASES, ROUTING_DEFAULTS, derive_capacity
+from analysis.entries.cryptomoe_dispatch import BAD, validate
+from analysis.registry import Entry, InputSpec, exact_check, register
+from analysis.strategies import fixed_values, routing_inputs, routing_params, tensor
+from functionalities.fixed_point import ULP
+
+
+def ideal(p, i):
+    _, O, S = F.dispatch(i["x"], i["K"], i["W"], p["experts"], p["capacity"])
+    return F.combine(i["y"], O, S)
+
+
+def bound(p):
+    """One truncation (y * S') per kept row; a token sums <= E k rows: 2 E k ULP."""
+    return 2 * p["experts"] * p["top_k"] * ULP
+
+
+def cost(B):
+    def f(p):
+        m, d, E, k, t = p["tokens"], p["hidden"], p["experts"], p["top_k"], p["capacity"]
+        return M.cipherprune_dispatch(B, m, d, E, k, t).labelled("dispatch") + \
+            M.cipherprune_combine(B, m, d, E, k, t).labelled("combine")
+    return f
+
+
+def inputs(p):
+    E, t, m, d = p["experts"], p["capacity"], p["tokens"], p["hidden"]
+    return st.tuples(tensor((m, d), fixed_values()), routing_inputs(m, E, p["top_k"]),
+                     tensor((E, t, d), fixed_values(8.0))).map(lambda v: {"x": v[0], **v[1], "y": v[2]})
+
+
+register(Entry(
+    name="cipherprune.combine",
+    functionality="combine",
+    kind="mpc",
+    summary="CipherPrune-style combine: scale by the kept scores, replay the dispatch's swaps backwards",
+    ideal=ideal,
+    real=lambda p, s: P.route_and_combine(s["x"], s["K"], s["W"], s["y"], p["experts"], p["capacity"]),
+    validate=lambda p, i: (validate(p, {k: v for k, v in i.items() if k != "y"}),
+                           F.validate_combine(p["tokens"], p["hidden"], p["experts"], p["capacity"], i.get("y"))),
+    input_specs=lambda p: [InputSpec("x", 0, (p["tokens"], p["hidden"])),
+                           InputSpec("K", 0, (p["tokens"], p["top_k"]), integer=True),
+                           InputSpec("W", 0, (p["tokens"], p["top_k"])),
+                           InputSpec("y", 0, (p["experts"], p["capacity"], p["hidden"]))],
+    defaults=dict(ROUTING_DEFAULTS),
+    aliases=ALIASES,
+    derive=derive_capacity,
+    costs={"crypten": cost(crypten), "cheetah": cost(cheetah)},
+    params_strategy=lambda: routing_params(max_tokens=3, max_experts=3),
+    inputs_strategy=inputs,
+    check=lambda ideal, real, p, i: exact_check(ideal, real, p, i, bound(p)),
+    error_bound=bound,
+    leakage=("tokens", "hidden", "experts", "top_k", "capacity"),
+    doc="docs/protocols/cipherprune.md",
+    bad_cases=BAD,
+))

@@ -1,0 +1,60 @@
+"""Registry entry: ``cryptomoe.dispatch`` (CryptoMoE Algorithm 1)."""
+from hypothesis import strategies as st
+
+import functionalities.dispatch as F
+import protocols.mpc.cryptomoe_dispatch as P
+from analysis.cost_models import cheetah, crypten
+from analysis.cost_models import moe as M
+from analysis.entries._moe_params import ALIASES, ROUTING_DEFAULTS, derive_capacity
+from analysis.registry import BadCase, Entry, InputSpec, exact_check, register
+from analysis.strategies import fixed_values, routing_inputs, routing_params, tensor
+from functionalities.errors import FixedPointRangeError, PublicParameterError, ShapeError
+
+
+def specs(p):
+    m, k = p["tokens"], p["top_k"]
+    return [InputSpec("x", 0, (m, p["hidden"])), InputSpec("K", 0, (m, k), integer=True), InputSpec("W", 0, (m, k))]
+
+
+def inputs(p):
+    return st.tuples(tensor((p["tokens"], p["hidden"]), fixed_values()),
+                     routing_inputs(p["tokens"], p["experts"], p["top_k"])).map(lambda t: {"x": t[0], **t[1]})
+
+
+def validate(p, i):
+    F.validate(p["tokens"], p["hidden"], p["experts"], p["top_k"], p["capacity"], i.get("x"), i.get("K"), i.get("W"))
+
+
+def cost(B):
+    return lambda p: M.cryptomoe_dispatch(B, p["tokens"], p["hidden"], p["experts"], p["top_k"], p["capacity"])
+
+
+BAD = [
+    BadCase("t > k m", lambda p, i: ({**p, "capacity": p["top_k"] * p["tokens"] + 1}, i), PublicParameterError),
+    BadCase("k > E", lambda p, i: ({**p, "top_k": p["experts"] + 1}, i), PublicParameterError),
+    BadCase("K out of range", lambda p, i: (p, {**i, "K": i["K"] + p["experts"]}), FixedPointRangeError),
+    BadCase("W wrong shape", lambda p, i: (p, {**i, "W": i["W"][:-1]}), ShapeError),
+    BadCase("x has NaN", lambda p, i: (p, {**i, "x": i["x"] * float("nan")}), FixedPointRangeError),
+]
+
+register(Entry(
+    name="cryptomoe.dispatch",
+    functionality="dispatch",
+    kind="mpc",
+    summary="CryptoMoE dispatch: equal, mux, top-t per expert, one-hot, one batched matmul",
+    ideal=lambda p, i: F.dispatch(i["x"], i["K"], i["W"], p["experts"], p["capacity"]),
+    real=lambda p, s: P.dispatch(s["x"], s["K"], s["W"], p["experts"], p["capacity"]),
+    validate=validate,
+    input_specs=specs,
+    defaults=dict(ROUTING_DEFAULTS),
+    aliases=ALIASES,
+    derive=derive_capacity,
+    costs={"crypten": cost(crypten), "cheetah": cost(cheetah)},
+    params_strategy=lambda: routing_params(),
+    inputs_strategy=inputs,
+    check=lambda ideal, real, p, i: exact_check(ideal, real, p, i, 0.0),   # selections and an exact matmul
+    error_bound=lambda p: 0.0,
+    leakage=("tokens", "hidden", "experts", "top_k", "capacity"),
+    doc="docs/protocols/cryptomoe_dispatch.md",
+    bad_cases=BAD,
+))

@@ -1,0 +1,114 @@
+"""Registry entries: the MoE layer end to end -- ``cryptomoe.moe``, ``dense.moe`` and the negative control
+``insecure.moe``. All three take the client's x and the server's W_g, U, V, D and return (y, K, W) shared;
+the check opens the routing and then compares y given it (``analysis/moe_checks.py``)."""
+from hypothesis import strategies as st
+
+import protocols.mpc.cryptomoe_moe as CM
+import protocols.mpc.dense_moe as DM
+import protocols.mpc.insecure_moe as IM
+from analysis.cost_models import cheetah, crypten
+from analysis.cost_models import moe as M
+from analysis.entries._moe_params import ALIASES, derive_capacity
+from analysis.moe_checks import check_layer, layer_bad_cases, layer_bound, layer_inputs, layer_specs
+from analysis.registry import Entry, register
+from analysis.strategies import routing_params
+from functionalities.moe import moe_layer, validate
+from protocols.mpc.cryptomoe_combine import choose_variant
+
+DEFAULTS = {"tokens": 8, "hidden": 4, "ffn": 4, "experts": 4, "top_k": 2, "capacity": None, "capacity_factor": 2.0}
+LEAK = ("tokens", "hidden", "ffn", "experts", "top_k")
+
+
+def _validate(semantics):
+    def v(p, i):
+        validate(p["tokens"], p["hidden"], p["ffn"], p["experts"], p["top_k"], p.get("capacity"), semantics,
+                 i.get("x"), i.get("w_g"), i.get("U"), i.get("V"), i.get("D"))
+    return v
+
+
+def _ideal(semantics):
+    def f(p, i):
+        out = moe_layer(i["x"], i["w_g"], i["U"], i["V"], i["D"], p["top_k"], semantics, p.get("capacity"))
+        return out.y, out.K, out.W
+    return f
+
+
+def _small_params():
+    return routing_params(max_tokens=3, max_experts=3, with_ffn=True)
+
+
+def _cryptomoe_cost(B):
+    return lambda p: M.cryptomoe_moe(B, p["tokens"], p["hidden"], p["ffn"], p["experts"], p["top_k"],
+                                     p["capacity"], choose_variant(p["tokens"], p["hidden"]))
+
+
+def _dense_cost(B):
+    return lambda p: M.dense_moe(B, p["tokens"], p["hidden"], p["ffn"], p["experts"], p["top_k"])
+
+
+register(Entry(
+    name="cryptomoe.moe",
+    functionality="moe_layer[balanced]",
+    kind="mpc",
+    summary="CryptoMoE layer: gate, balanced dispatch (capacity t), SwiGLU experts on E x t rows, combine",
+    ideal=_ideal("balanced"),
+    real=lambda p, s: CM.moe(s["x"], s["w_g"], s["U"], s["V"], s["D"], p["top_k"], p["capacity"]),
+    validate=_validate("balanced"),
+    input_specs=layer_specs,
+    defaults=dict(DEFAULTS),
+    aliases=ALIASES,
+    derive=derive_capacity,
+    costs={"crypten": _cryptomoe_cost(crypten), "cheetah": _cryptomoe_cost(cheetah)},
+    params_strategy=_small_params,
+    inputs_strategy=layer_inputs,
+    check=check_layer("balanced"),
+    error_bound=layer_bound,
+    leakage=LEAK + ("capacity",),
+    doc="docs/protocols/moe_layer.md",
+    bad_cases=layer_bad_cases(balanced=True),
+))
+
+register(Entry(
+    name="dense.moe",
+    functionality="moe_layer[exact]",
+    kind="mpc",
+    summary="dense baseline: every expert on every token, zero weight for unselected experts",
+    ideal=_ideal("exact"),
+    real=lambda p, s: DM.moe(s["x"], s["w_g"], s["U"], s["V"], s["D"], p["top_k"]),
+    validate=_validate("exact"),
+    input_specs=layer_specs,
+    defaults={k: v for k, v in DEFAULTS.items() if k not in ("capacity", "capacity_factor")},
+    aliases=ALIASES,
+    costs={"crypten": _dense_cost(crypten), "cheetah": _dense_cost(cheetah)},
+    params_strategy=lambda: _small_params().map(lambda p: {k: v for k, v in p.items() if k != "capacity"}),
+    inputs_strategy=layer_inputs,
+    check=check_layer("exact"),
+    error_bound=layer_bound,
+    leakage=LEAK,
+    doc="docs/protocols/moe_layer.md",
+    bad_cases=layer_bad_cases(balanced=False),
+))
+
+register(Entry(
+    name="insecure.moe",
+    functionality="moe_layer[exact]",
+    kind="mpc",
+    summary="NEGATIVE CONTROL: routing opened, per-expert counts visible; must fail the obliviousness check",
+    ideal=_ideal("exact"),
+    real=lambda p, s: IM.moe(s["x"], s["w_g"], s["U"], s["V"], s["D"], p["top_k"]),
+    validate=_validate("exact"),
+    input_specs=layer_specs,
+    defaults={k: v for k, v in DEFAULTS.items() if k not in ("capacity", "capacity_factor")},
+    aliases=ALIASES,
+    costs={},   # its cost depends on the (opened) routing: no closed form in the public parameters
+    params_strategy=lambda: st.fixed_dictionaries({"tokens": st.integers(2, 3), "hidden": st.integers(1, 2),
+                                                   "ffn": st.integers(1, 2), "experts": st.integers(2, 3),
+                                                   "top_k": st.just(1)}),
+    inputs_strategy=layer_inputs,
+    check=check_layer("exact"),
+    error_bound=layer_bound,
+    leakage=LEAK,
+    doc="docs/protocols/moe_layer.md",
+    bad_cases=layer_bad_cases(balanced=False),
+    negative_control=True,
+))
