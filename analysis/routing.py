@@ -28,9 +28,10 @@ Why confidence-aware selection can only help
 --------------------------------------------
 Every assignment (j, i) is routed to exactly one expert, ``K[j, i]``, so the experts' candidate sets
 partition the m k assignments. Let ``n_e`` be the number of assignments routed to expert e. Both
-selections keep ``min(n_e, t)`` of them, since routed candidates outrank padding under either rule,
-so both drop exactly ``sum_e max(n_e - t, 0)`` assignments: **the dropped counts are equal**, whatever
-the weights. (This count is also non-increasing in t, for each (K, W), not only on average.)
+selections keep ``min(n_e, t)`` of them, since routed candidates outrank padding under either rule
+(for confidence, as long as their quantised weight is > 0; see the caveat below), so both drop
+exactly ``sum_e max(n_e - t, 0)`` assignments: **the dropped counts are equal**, whatever the weights.
+(This count is also non-increasing in t, for each (K, W), not only on average.)
 They differ in *which* are dropped: confidence drops, for each expert, the ``max(n_e - t, 0)`` routed
 candidates of smallest weight, and any other choice of that many candidates (random selection's,
 in particular) has a weight sum at least as large. Summing over the disjoint per-expert sets:

@@ -664,3 +664,9 @@ def bmm(batch: int, m: int, k: int, n: int, left_batched: bool = True, right_bat
     elems = (batch if left_batched else 1) * m * k + (batch if right_batched else 1) * k * n
     one = matmul(1, 1, 1)
     return _split(matmul_per_input_element() * elems, 0.5, one.rounds)
+
+
+def mux_bits(n_bits: int, n_data: int, n_out: int | None = None) -> Cost:
+    """Multiply shared bits by shared values (n_out results): Cheetah's OT-based select per result
+    (``mux``), not a fixed-point product (a bit needs no truncation)."""
+    return mux(max(n_bits, n_data) if n_out is None else n_out)

@@ -147,3 +147,9 @@ def sigmoid(n: int) -> Cost:
 def silu(n: int) -> Cost:
     """x * sigmoid(x): 24 rounds."""
     return sigmoid(n) + mul(n, n)
+
+
+def mux_bits(n_bits: int, n_data: int, n_out: int | None = None) -> Cost:
+    """Multiply n_bits shared bits by n_data shared values (either may be broadcast; n_out results):
+    on CrypTen, a Beaver product with no truncation."""
+    return mul(n_bits, n_data, max(n_bits, n_data) if n_out is None else n_out)

@@ -2,7 +2,8 @@
 
 Each function takes a backend module ``B`` (``crypten`` -- exact for our runs -- or ``cheetah`` -- the
 papers' stack) providing the primitive vocabulary ``eq(n)``, ``lt(n)``, ``mul(n_x, n_y, n_out)``,
-``bmm(batch, m, k, n, left_batched, right_batched)``, ``topk_core(rows, length, t)``, ``silu(n)``,
+``bmm(batch, m, k, n, left_batched, right_batched)``, ``mux_bits(n_bits, n_data, n_out)`` (bits times
+values: no truncation), ``topk_core(rows, length, t)``, ``silu(n)``,
 ``gate(m, d, E, k)``, and mirrors the protocol's schedule step by step, with the protocol's step labels.
 
 Symbols: m tokens, d hidden, f ffn, E experts, k top-k, t capacity, n = k m candidates.
@@ -24,7 +25,7 @@ def swap_pairs(n: int, t: int) -> list[int]:
 def priorities(B: ModuleType, m: int, E: int, k: int) -> Cost:
     """``equal`` (E k m equalities) + ``mux`` (E k m products with the broadcast k m scores)."""
     n = k * m
-    return B.eq(E * n).labelled("equal") + B.mul(E * n, n, E * n).labelled("mux")
+    return B.eq(E * n).labelled("equal") + B.mux_bits(E * n, n, E * n).labelled("mux")
 
 
 def cryptomoe_dispatch(B: ModuleType, m: int, d: int, E: int, k: int, t: int) -> Cost:
@@ -54,7 +55,7 @@ def swap_forward(B: ModuleType, E: int, n: int, t: int, width: int) -> Cost:
     comparisons and one multiplexer of E p bits by E p (1 + width) differences."""
     total = Cost()
     for p in swap_pairs(n, t):
-        total = total + B.lt(E * p) + B.mul(E * p, E * p * (1 + width), E * p * (1 + width))
+        total = total + B.lt(E * p) + B.mux_bits(E * p, E * p * (1 + width))
     return total
 
 
@@ -62,7 +63,7 @@ def swap_reverse(B: ModuleType, E: int, n: int, t: int, width: int) -> Cost:
     """Replaying the stored swap bits backwards on rows of ``width``: one multiplexer per time step."""
     total = Cost()
     for p in swap_pairs(n, t):
-        total = total + B.mul(E * p, E * p * width, E * p * width)
+        total = total + B.mux_bits(E * p, E * p * width)
     return total
 
 
@@ -102,6 +103,6 @@ def dense_moe(B: ModuleType, m: int, d: int, f: int, E: int, k: int) -> Cost:
     """gate -> weights (m k E by m k) -> every expert on all m tokens (x broadcast) -> combine
     (E m d by E m)."""
     return (B.gate(m, d, E, k).labelled("gate")
-            + B.mul(m * k * E, m * k, m * k * E).labelled("weights")
+            + B.mux_bits(m * k * E, m * k, m * k * E).labelled("weights")
             + expert_ffn(B, E, m, d, f, False).labelled("experts")
             + B.mul(E * m * d, E * m, E * m * d).labelled("combine"))

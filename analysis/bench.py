@@ -1,0 +1,130 @@
+"""Benchmarks (not tests): measured CrypTen costs and wall time of competing protocols, as ratios.
+
+    python -m analysis.bench [--tokens 64 --hidden 64 --experts 8 --top-k 2 --capacity-factor 2 --ffn 128]
+                             [--out bench.csv]
+
+Measured (two parties as threads, privmoe's Meter, one run each, same seed):
+* dispatch + combine: CipherPrune-style vs CryptoMoE;
+* the MoE layer: cryptomoe.moe vs dense.moe.
+Projected (``cheetah``) at the three target models' scale (PROTOCOLS.md §10, m = 128), for f = 1 and 2.
+Ratios are baseline / CryptoMoE (> 1: CryptoMoE is cheaper). Wall times are this machine's, noisy.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+
+import pandas as pd
+import torch
+
+from analysis import harness, registry
+from analysis.report import MODELS, TOKENS
+
+
+def _routing_inputs(m: int, d: int, E: int, k: int, seed: int) -> dict:
+    g = torch.Generator().manual_seed(seed)
+    logits = torch.randn(m, E, generator=g)
+    W, K = torch.sort(torch.softmax(logits, -1), dim=-1, descending=True, stable=True)
+    return {"x": torch.rand(m, d, generator=g) * 2 - 1, "K": K[:, :k].contiguous(), "W": W[:, :k].contiguous()}
+
+
+def _layer_inputs(m: int, d: int, f: int, E: int, seed: int) -> dict:
+    g = torch.Generator().manual_seed(seed)
+    l1 = 24.0 / d                                       # keeps each token's L1 norm within the gate's 32
+    return {"x": (torch.rand(m, d, generator=g) * 2 - 1) * min(1.0, l1),
+            "w_g": torch.rand(d, E, generator=g) * 2 - 1,
+            "U": (torch.rand(E, d, f, generator=g) - 0.5), "V": (torch.rand(E, d, f, generator=g) - 0.5),
+            "D": (torch.rand(E, f, d, generator=g) - 0.5)}
+
+
+def _run(name: str, params: dict, inputs: dict, seed: int) -> dict:
+    entry = registry.get(name)
+    params = entry.resolve(params)
+    run = harness.run_real(entry, params, inputs, seed=seed, timeout=600)
+    got = harness.measured(run.meter)
+    problems = entry.check(entry.ideal(params, inputs), run.outputs, params, inputs)
+    return {"protocol": name, "rounds": got["rounds"], "bytes": got["bytes"], "offline_bytes": got["offline_bytes"],
+            "wall_s": run.wall_time, "correct": not problems, "params": json.dumps(params, sort_keys=True)}
+
+
+def measured(m=64, d=64, E=8, k=2, f=2.0, ffn=128, seed=0) -> pd.DataFrame:
+    """Run the four comparisons on CrypTen; one row per protocol."""
+    routing = _routing_inputs(m, d, E, k, seed)
+    common = {"tokens": m, "hidden": d, "experts": E, "top_k": k, "capacity_factor": f}
+    t = registry.get("cryptomoe.dispatch").resolve(common)["capacity"]
+    y = {"y": torch.rand(E, t, d, generator=torch.Generator().manual_seed(seed + 1)) * 2 - 1}
+    rows = [_run("cryptomoe.dispatch", common, routing, seed),
+            _run("cipherprune.combine", common, {**routing, **y}, seed)]   # its dispatch + its combine
+    # CryptoMoE's combine on the dispatch's own O and S'
+    from functionalities.dispatch import dispatch
+
+    _, O, S = dispatch(routing["x"], routing["K"], routing["W"], E, t)
+    rows.append(_run("cryptomoe.combine", {"tokens": m, "hidden": d, "experts": E, "capacity": t},
+                     {**y, "O": O, "S": S.float()}, seed))
+    layer = _layer_inputs(m, d, ffn, E, seed)
+    rows.append(_run("cryptomoe.moe", {**common, "ffn": ffn}, layer, seed))
+    rows.append(_run("dense.moe", {"tokens": m, "hidden": d, "experts": E, "top_k": k, "ffn": ffn}, layer, seed))
+    return pd.DataFrame(rows)
+
+
+def measured_ratios(table: pd.DataFrame) -> pd.DataFrame:
+    """CipherPrune (dispatch + combine) / CryptoMoE (dispatch + combine), dense / CryptoMoE layer."""
+    by = table.set_index("protocol")
+    cm = by.loc["cryptomoe.dispatch", ["rounds", "bytes", "wall_s"]] + by.loc["cryptomoe.combine", ["rounds", "bytes", "wall_s"]]
+    cp = by.loc["cipherprune.combine", ["rounds", "bytes", "wall_s"]]
+    layer = by.loc["dense.moe", ["rounds", "bytes", "wall_s"]] / by.loc["cryptomoe.moe", ["rounds", "bytes", "wall_s"]]
+    return pd.DataFrame({"CipherPrune / CryptoMoE (dispatch+combine)": cp / cm, "dense / CryptoMoE (layer)": layer}).T
+
+
+def projected(factors=(1.0, 2.0)) -> pd.DataFrame:
+    """cheetah projections of the same ratios at paper scale (bytes and estimated rounds)."""
+    rows = []
+    for model, cfg in MODELS.items():
+        for f in factors:
+            base = {"tokens": TOKENS, "hidden": cfg["hidden"], "experts": cfg["experts"], "top_k": cfg["top_k"],
+                    "capacity_factor": f}
+            p = registry.get("cryptomoe.dispatch").resolve(base)
+            t = p["capacity"]
+            cm = registry.get("cryptomoe.dispatch").cost("cheetah", p) + registry.get("cryptomoe.combine").cost(
+                "cheetah", registry.get("cryptomoe.combine").resolve(
+                    {"tokens": TOKENS, "hidden": cfg["hidden"], "experts": cfg["experts"], "capacity": t}))
+            cp = registry.get("cipherprune.combine").cost("cheetah", registry.get("cipherprune.combine").resolve(base))
+            lay = {**base, "ffn": cfg["ffn"]}
+            moe = registry.get("cryptomoe.moe").cost("cheetah", registry.get("cryptomoe.moe").resolve(lay))
+            dense = registry.get("dense.moe").cost("cheetah", registry.get("dense.moe").resolve(
+                {k: v for k, v in lay.items() if k != "capacity_factor"}))
+            rows.append({"model": model, "capacity_factor": f, "capacity": t,
+                         "dispatch+combine bytes CP/CM": cp.bytes / cm.bytes,
+                         "dispatch+combine rounds CP/CM": cp.rounds / cm.rounds,
+                         "layer bytes dense/CM": dense.bytes / moe.bytes,
+                         "layer rounds dense/CM": dense.rounds / moe.rounds,
+                         "CM layer MiB/token": moe.bytes / TOKENS / 2**20,
+                         "dense layer MiB/token": dense.bytes / TOKENS / 2**20})
+    return pd.DataFrame(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m analysis.bench", description=__doc__.splitlines()[0])
+    ap.add_argument("--tokens", type=int, default=64)
+    ap.add_argument("--hidden", type=int, default=64)
+    ap.add_argument("--experts", type=int, default=8)
+    ap.add_argument("--top-k", type=int, default=2)
+    ap.add_argument("--capacity-factor", type=float, default=2.0)
+    ap.add_argument("--ffn", type=int, default=128)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default=None, help="write the measured table as CSV")
+    a = ap.parse_args(argv)
+    table = measured(a.tokens, a.hidden, a.experts, a.top_k, a.capacity_factor, a.ffn, a.seed)
+    pd.set_option("display.width", 200)
+    print(table.drop(columns=["params"]).to_string(index=False))
+    print("\nmeasured ratios (baseline / CryptoMoE):")
+    print(measured_ratios(table).to_string(float_format=lambda v: f"{v:.2f}"))
+    print("\ncheetah projection at paper scale (m = 128):")
+    print(projected().to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    if a.out:
+        table.to_csv(a.out, index=False)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
