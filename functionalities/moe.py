@@ -9,8 +9,9 @@ gate ``(K, W) = topk(softmax(x W_g), k)``, then
   ``y_j = sum_i W[j, i] E_{K[j, i]}(x_j)``; nothing is dropped.
 * ``semantics="balanced"`` -- what CryptoMoE computes: every expert processes exactly t candidates
   (balanced routing, ``functionalities/routing.py``); ``y = combine(E_e(dispatch(x)))``. It differs from
-  ``exact`` by exactly the ``dropped`` assignments: ``y_exact - y_balanced = sum over dropped (j, i) of
-  W[j, i] E_{K[j, i]}(x_j)`` (padding contributes 0).
+  ``exact`` by the ``dropped`` assignments: ``y_exact - y_balanced = sum over dropped (j, i) of
+  W[j, i] E_{K[j, i]}(x_j)`` (padding contributes 0), up to the combine's fixed-point quantisation of the
+  expert outputs (< ULP/2 times the kept weight per token; tests/test_routing_fidelity.py).
 
 The layer's outputs include the routing (K, W): in the protocols they stay shared; the harness opens
 them to check the gate and then checks y given that routing (``moe_given_routing``).

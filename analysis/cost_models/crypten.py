@@ -82,10 +82,28 @@ def pad_pow2(n: int) -> int:
     return 1 << max(0, math.ceil(math.log2(n))) if n > 1 else 1
 
 
-def topk_core(rows: int, length: int, t: int) -> Cost:
-    """t tournaments over the padded width (steps ``iter{j}``); keys, indices and knock-outs are local."""
+def topk_core(rows: int, length: int, t: int, method: str = "tournament") -> Cost:
+    """``tournament``: t tournaments over the padded width (steps ``iter{j}``; keys, indices and
+    knock-outs are local). ``bitonic``: one sorting network (step ``sort``)."""
+    if method == "bitonic":
+        return bitonic(rows, pad_pow2(length), 2).labelled("sort")
     one = tournament(rows, pad_pow2(length))
     return sum((one.labelled(f"iter{j}") for j in range(t)), Cost())
+
+
+def bitonic(rows: int, width: int, payload: int) -> Cost:
+    """``primitives.bitonic_sort``: s (s + 1)/2 stages (s = log2 width), each one comparison of
+    rows * width/2 pairs and one multiplexer of those bits by rows * width/2 * (1 + payload) differences."""
+    s = int(math.log2(width))
+    pairs = rows * width // 2
+    return (less_than_zero(pairs) + mul(pairs, pairs * (1 + payload), pairs * (1 + payload))) * (s * (s + 1) // 2)
+
+
+def topk_auto(rows: int, length: int, t: int, method: str = "auto") -> Cost:
+    """``topk_labels``: the method ``protocols.mpc.topk.choose_method`` picks, ``topk_core`` of it."""
+    from protocols.mpc.topk import choose_method
+
+    return topk_core(rows, length, t, choose_method(length, t, method))
 
 
 def equal(n: int) -> Cost:
@@ -98,9 +116,9 @@ def onehot(rows: int, width: int, classes: int) -> Cost:
     return equal_zero(rows * width * classes).labelled("onehot")
 
 
-def topk(rows: int, length: int, t: int) -> Cost:
-    """Pi_topk (step ``topk``): ``topk_core``."""
-    return topk_core(rows, length, t).labelled("topk")
+def topk(rows: int, length: int, t: int, method: str = "auto") -> Cost:
+    """Pi_topk (step ``topk``): ``topk_auto``."""
+    return topk_auto(rows, length, t, method).labelled("topk")
 
 
 def softmax(rows: int, cols: int) -> Cost:

@@ -3,7 +3,7 @@
 Each function takes a backend module ``B`` (``crypten`` -- exact for our runs -- or ``cheetah`` -- the
 papers' stack) providing the primitive vocabulary ``eq(n)``, ``lt(n)``, ``mul(n_x, n_y, n_out)``,
 ``bmm(batch, m, k, n, left_batched, right_batched)``, ``mux_bits(n_bits, n_data, n_out)`` (bits times
-values: no truncation), ``topk_core(rows, length, t)``, ``silu(n)``,
+values: no truncation), ``topk_auto(rows, length, t, method)``, ``silu(n)``,
 ``gate(m, d, E, k)``, and mirrors the protocol's schedule step by step, with the protocol's step labels.
 
 Symbols: m tokens, d hidden, f ffn, E experts, k top-k, t capacity, n = k m candidates.
@@ -28,12 +28,12 @@ def priorities(B: ModuleType, m: int, E: int, k: int) -> Cost:
     return B.eq(E * n).labelled("equal") + B.mux_bits(E * n, n, E * n).labelled("mux")
 
 
-def cryptomoe_dispatch(B: ModuleType, m: int, d: int, E: int, k: int, t: int) -> Cost:
-    """Algorithm 1: priorities, top-t of k m per expert, //k (free), one-hot (E t m equalities), the
-    dispatch matmul (E t m) @ (m d), x broadcast.  O(E k m log(k m) t + E t m) + one matmul."""
+def cryptomoe_dispatch(B: ModuleType, m: int, d: int, E: int, k: int, t: int, method: str = "auto") -> Cost:
+    """Algorithm 1: priorities, top-t of k m per expert (its label is the token index: //k is free),
+    one-hot (E t m equalities), the dispatch matmul (E t m) @ (m d), x broadcast.
+    O(E k m log(k m) min(t, log(k m)) + E t m) + one matmul."""
     return (priorities(B, m, E, k)
-            + B.topk_core(E, k * m, t).labelled("topk")
-            + Cost().labelled("divide")
+            + B.topk_auto(E, k * m, t, method).labelled("topk")
             + B.eq(E * t * m).labelled("onehot")
             + B.bmm(E, t, m, d, True, False).labelled("dispatch_matmul"))
 

@@ -12,7 +12,8 @@ from functionalities.errors import FixedPointRangeError, PublicParameterError, S
 def _params():
     return st.integers(1, 9).flatmap(lambda length: st.fixed_dictionaries({
         "rows": st.integers(1, 3), "length": st.just(length),
-        "t": st.one_of(st.just(1), st.just(length), st.integers(1, length))}))
+        "t": st.one_of(st.just(1), st.just(length), st.integers(1, length)),
+        "method": st.sampled_from(P.METHODS)}))
 
 
 register(Entry(
@@ -21,12 +22,13 @@ register(Entry(
     kind="mpc",
     summary="top-t values and indices of each row (t knock-out tournaments; ties to the lower index)",
     ideal=lambda p, i: F.topk(i["x"], p["t"]),
-    real=lambda p, s: P.topk(s["x"], p["t"]),
-    validate=lambda p, i: F.validate(p["rows"], p["length"], p["t"], i.get("x")),
+    real=lambda p, s: P.topk(s["x"], p["t"], p["method"]),
+    validate=lambda p, i: (P.choose_method(p["length"], p["t"], p["method"]),
+                           F.validate(p["rows"], p["length"], p["t"], i.get("x"))),
     input_specs=lambda p: [InputSpec("x", 0, (p["rows"], p["length"]))],
-    defaults={"rows": 4, "length": 16, "t": 2},
+    defaults={"rows": 4, "length": 16, "t": 2, "method": "auto"},
     aliases={"capacity": "t"},
-    costs={"crypten": lambda p: crypten.topk(p["rows"], p["length"], p["t"]),
+    costs={"crypten": lambda p: crypten.topk(p["rows"], p["length"], p["t"], p["method"]),
            "cheetah": lambda p: cheetah.topk(p["rows"], p["length"], p["t"])},
     params_strategy=_params,
     inputs_strategy=lambda p: tensor((p["rows"], p["length"]), fixed_values()).map(lambda t: {"x": t}),
@@ -38,6 +40,7 @@ register(Entry(
     bad_cases=[
         BadCase("t > length", lambda p, i: ({**p, "t": p["length"] + 1}, i), PublicParameterError),
         BadCase("t = 0", lambda p, i: ({**p, "t": 0}, i), PublicParameterError),
+        BadCase("unknown method", lambda p, i: ({**p, "method": "quick"}, i), PublicParameterError),
         BadCase("x wrong shape", lambda p, i: (p, {"x": i["x"].T.contiguous()}) if p["rows"] != p["length"]
                 else (p, {"x": i["x"][:, :-1]}), ShapeError),
         BadCase("x has inf", lambda p, i: (p, {"x": i["x"] + float("inf")}), FixedPointRangeError),

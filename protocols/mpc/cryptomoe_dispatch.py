@@ -3,9 +3,11 @@
 All experts at once, inputs [x] (m, d), [K], [W] (m, k), candidates flattened c = token * k + slot:
 1. ``equal``  -- M[e, c] = [K[c] == e]                        E k m equalities
 2. ``mux``    -- S[e, c] = M[e, c] W[c]                         E k m multiplications
-3. ``topk``   -- (S'_e, J_e) = top-t of S_e                    t tournaments over k m (ties -> lower c)
-4. ``divide`` -- T_e = J_e // k: free here, because the tournament yields each winner's one-hot over the
-                 candidates, and ``T = sum_c (c // k) onehot_c`` is a public linear map
+3. ``topk``   -- (S'_e, J_e) = top-t of S_e (ties -> lower c), by tournaments or a bitonic network
+                 (``topk.choose_method``: fewer comparisons)
+4. //k        -- T_e = J_e // k is free: c // k is a public function of the candidate's position, so it
+                 is the *label* the top-t returns (a public linear map of the tournament's one-hot, or a
+                 payload column of the bitonic network)
 5. ``onehot`` -- O_e = onehot(T_e, m)                          E t m equalities
 6. ``dispatch_matmul`` -- X_e = O_e x, one Beaver matmul batched over the experts (O is an integer: no
                  truncation, so X is exact).
@@ -21,21 +23,18 @@ from protocols.crypten_shim import MPCTensor
 from protocols.runtime import step
 
 from .routing import priorities, token_onehot
-from .sharing import from_ring, ring
-from .topk import topk_with_onehots
+from .topk import topk_labels
 
 
-def dispatch(x: MPCTensor, K: MPCTensor, W: MPCTensor, experts: int, capacity: int):
+def dispatch(x: MPCTensor, K: MPCTensor, W: MPCTensor, experts: int, capacity: int, method: str = "auto"):
     """-> X (E, t, d) fixed point, O (E, t, m) bits, S' (E, t) fixed point."""
     tokens, hidden = x.shape
     top_k = K.shape[1]
     validate(tokens, hidden, experts, top_k, capacity)
     S = priorities(K, W, experts)
     with step("topk"):
-        scores, _, cand = topk_with_onehots(S, capacity)           # (E, t), _, (E, t, k m)
-    with step("divide"):
         token_of = torch.arange(tokens * top_k, dtype=torch.long) // top_k
-        T = from_ring((ring(cand) * token_of).sum(-1))
+        scores, T = topk_labels(S, capacity, token_of, method)       # (E, t), (E, t) token indices
     O = token_onehot(T, tokens)
     with step("dispatch_matmul"):
         X = O.matmul(x)
