@@ -1,0 +1,133 @@
+"""One small BFV interface every HE protocol of privmoe is written against.
+
+Served by SEAL (``protocols/he/seal_backend.py``, through ``tenseal.sealapi``) or by the slot simulator
+(``simulators/he.py``: plaintext slot vectors mod t, no crypto). Both count every operation the same
+way, so a protocol's counts are identical on both, and the simulator makes paper-scale sizes cheap.
+
+Slot model: BFV batching gives 2 rows x N/2 slots; ``rotate`` is SEAL's row rotation (both rows rotate
+together, left by ``step``). privmoe's protocols use **row rotations only**: the second row mirrors the
+first, so a ciphertext carries ``slots = N/2`` useful values and a rotation is a cyclic rotation of them.
+(Using the column swap to fill the second row would halve ciphertext counts; not done here.)
+Galois keys are generated for exactly the steps a protocol declares (``prepare``), so one rotation is
+one key switch -- SEAL would otherwise refuse (privmoe never lets it decompose a step).
+
+Bytes are by formula: a ciphertext of ``size`` polynomials over ``L`` coefficient primes is
+``size * N * L * 8`` bytes; a seeded (symmetric) fresh ciphertext sends its second polynomial as a
+seed: ``(N * L * 8) + 64``. SEAL's own compressed serialisation is data dependent and not used.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from functionalities.errors import PublicParameterError
+
+COUNTED = ("rotations", "pt_mults", "ct_adds", "encryptions", "decryptions", "key_switches")
+
+
+@dataclass(frozen=True)
+class HEParams:
+    """BFV parameters: ring degree N, plain modulus bits (a batching prime), coefficient primes' bits.
+
+    ``response_primes``: primes left after switching the server's answers down (PROTOCOLS.md §10:
+    {59, 55, 49} + special 55, answers at {59, 55}); ``None`` keeps them all."""
+
+    poly_degree: int = 4096
+    plain_bits: int = 20
+    coeff_bits: tuple[int, ...] = (36, 36, 37)
+    response_primes: int | None = None
+
+    def __post_init__(self):
+        n = self.poly_degree
+        if n < 8 or n & (n - 1):
+            raise PublicParameterError(f"poly_degree must be a power of two >= 8, got {n}")
+
+    @property
+    def slots(self) -> int:
+        """Useful slots per ciphertext (one BFV row: N / 2)."""
+        return self.poly_degree // 2
+
+    @property
+    def data_primes(self) -> int:
+        """Coefficient primes a fresh ciphertext is expressed over (SEAL drops the special prime)."""
+        return max(1, len(self.coeff_bits) - 1)
+
+    def ciphertext_bytes(self, size: int = 2, primes: int | None = None) -> int:
+        return size * self.poly_degree * (self.data_primes if primes is None else primes) * 8
+
+    def seeded_ciphertext_bytes(self) -> int:
+        """A fresh symmetric encryption: one polynomial plus the 64-byte PRNG seed of the other."""
+        return self.poly_degree * self.data_primes * 8 + 64
+
+    def response_bytes(self) -> int:
+        return self.ciphertext_bytes(2, self.response_primes or self.data_primes)
+
+
+@dataclass
+class Counts:
+    """Every operation a protocol performed (identical on SEAL and on the simulator)."""
+
+    rotations: int = 0
+    pt_mults: int = 0
+    ct_adds: int = 0
+    encryptions: int = 0
+    decryptions: int = 0
+    key_switches: int = 0
+    ops: list[str] = field(default_factory=list)   # the op sequence (obliviousness signature)
+
+    def record(self, op: str, **inc: int) -> None:
+        self.ops.append(op)
+        for k, v in inc.items():
+            setattr(self, k, getattr(self, k) + v)
+
+
+class HEBackend:
+    """The interface. ``Ct``/``Pt`` are backend objects; vectors are numpy uint64 of length ``slots``."""
+
+    name = "abstract"
+
+    def __init__(self, params: HEParams, seed: int = 0) -> None:
+        self.params = params
+        self.counts = Counts()
+        self.rng = np.random.default_rng(seed)
+
+    @property
+    def plain_modulus(self) -> int:
+        raise NotImplementedError
+
+    def prepare(self, steps: set[int]) -> None:
+        """Generate rotation keys for exactly these (left) row-rotation steps."""
+        raise NotImplementedError
+
+    def encode(self, values: np.ndarray):
+        raise NotImplementedError
+
+    def encrypt(self, values: np.ndarray):
+        raise NotImplementedError
+
+    def decrypt(self, ct) -> np.ndarray:
+        raise NotImplementedError
+
+    def add(self, a, b):
+        raise NotImplementedError
+
+    def add_plain(self, a, values: np.ndarray):
+        raise NotImplementedError
+
+    def multiply_plain(self, a, values: np.ndarray):
+        raise NotImplementedError
+
+    def rotate(self, a, step: int):
+        raise NotImplementedError
+
+    def noise_budget(self, ct) -> int | None:
+        """Remaining invariant noise budget in bits (SEAL); ``None`` on the simulator."""
+        return None
+
+    def _row(self, values: np.ndarray) -> np.ndarray:
+        """A full BFV slot vector: the ``slots`` values in row 0, mirrored in row 1."""
+        v = np.asarray(values, dtype=np.uint64) % np.uint64(self.plain_modulus)
+        if v.shape != (self.params.slots,):
+            raise ValueError(f"expected {self.params.slots} slot values, got shape {v.shape}")
+        return np.concatenate([v, v])

@@ -1,0 +1,104 @@
+"""Ciphertext x plaintext matmul between the two parties, ending in additive shares mod t (HE -> shares).
+
+1. client: pack its A_e (t x d_in) rows (``packing``), encrypt (symmetric, seeded: N L 8 + 64 bytes per
+   ciphertext), send;                                                                  round 1, client -> server
+2. server: block-diagonal product with its plaintext B_e (``protocols/he/packing.matmul``), then adds a
+   fresh uniform mask R (one add_plain per output) and keeps -R as its share;
+3. server -> client: the masked outputs (2 N L' 8 bytes each, L' primes after switching down);  round 2
+4. client: decrypts A B + R: its share.  Shares: client's + server's = A B (mod t).
+The mask is uniform mod t, so the client's decryption is independent of A B; what the server's noise
+may leak (no flooding at these parameters) is the subject of the security checks (issue 6).
+
+Rows that are not a power of two are padded (zero rows, weight 0): BOLT pads t to t^ = 2^ceil(log2 t)
+per expert; the batch packing stacks the E padded blocks and pads E t^ to a power of two.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from protocols.he.interface import HEBackend
+from protocols.he.packing import Layout, matmul, pack_inputs, pow2, rotation_steps, unpack_outputs
+from protocols.runtime.meter import Meter, PartyMeter
+
+PACKINGS = ("bolt", "batch")
+
+
+@dataclass
+class HEMatmulRun:
+    """Shares (E, t, d_out) mod t of each party, the Meter (messages), op counts, ciphertexts, noise."""
+
+    client_share: np.ndarray
+    server_share: np.ndarray
+    meter: Meter
+    counts: dict
+    noise_budget: int | None
+
+
+def groups(experts: int, capacity: int, packing: str) -> list[tuple[list[int], int]]:
+    """Which experts share ciphertexts, and the packed row count R of each group."""
+    t_hat = pow2(capacity)
+    if packing == "bolt":
+        return [([e], t_hat) for e in range(experts)]
+    if packing == "batch":
+        return [(list(range(experts)), pow2(experts * t_hat))]
+    raise ValueError(f"packing must be one of {PACKINGS}")
+
+
+def _rows(A: np.ndarray, members: list[int], capacity: int, R: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stack the members' rows at e_pos * t^ (padding rows 0, expert -1)."""
+    t_hat = pow2(capacity)
+    packed = np.zeros((R, A.shape[-1]), dtype=np.uint64)
+    expert_of_row = np.full(R, -1, dtype=np.int64)
+    for pos, e in enumerate(members):
+        packed[pos * t_hat:pos * t_hat + capacity] = A[e]
+        expert_of_row[pos * t_hat:pos * t_hat + capacity] = e
+    return packed, expert_of_row
+
+
+def he_matmul(be: HEBackend, A: np.ndarray, B: np.ndarray, packing: str, bsgs: bool, seed: int = 0) -> HEMatmulRun:
+    """A (E, t, d_in), B (E, d_in, d_out) integers mod t -> additive shares of every A_e B_e."""
+    experts, capacity, d_in = A.shape
+    d_out = B.shape[-1]
+    t_mod = np.uint64(be.plain_modulus)
+    A, B = A.astype(np.uint64) % t_mod, B.astype(np.uint64) % t_mod
+    plan = [(members, Layout(be.params.slots, R, d_in, d_out)) for members, R in groups(experts, capacity, packing)]
+    be.prepare(set().union(*(rotation_steps(lay, bsgs) for _, lay in plan)))
+    client, server = PartyMeter("client"), PartyMeter("server")
+    rng = np.random.default_rng(seed)
+    c_share = np.zeros((experts, capacity, d_out), dtype=np.uint64)
+    s_share = np.zeros_like(c_share)
+    noise = []
+    with client.step("matmul"), server.step("matmul"):
+        sent, replies = [], []
+        for members, lay in plan:                                   # 1. client packs and encrypts
+            packed, rows_e = _rows(A, members, capacity, lay.rows)
+            sent.append((members, lay, rows_e, [be.encrypt(v) for v in pack_inputs(packed, lay)]))
+        n_in = sum(len(cts) for *_, cts in sent)
+        for _ in range(n_in):
+            client.on_send("server", be.params.seeded_ciphertext_bytes())
+        server.on_recv("client", 0, 1)
+        for members, lay, rows_e, cts in sent:                      # 2. server: product and mask
+            outs = matmul(be, cts, B, rows_e, lay, bsgs)
+            masks = [rng.integers(0, int(t_mod), lay.slots, dtype=np.uint64) for _ in outs]
+            outs = [be.add_plain(o, m) for o, m in zip(outs, masks)]
+            replies.append((members, lay, outs, masks))
+        n_out = sum(len(o) for _, _, o, _ in replies)
+        for _ in range(n_out):
+            server.on_send("client", be.params.response_bytes())
+        client.on_recv("server", 0, 2)
+        for members, lay, outs, masks in replies:                    # 4. client decrypts
+            noise += [be.noise_budget(o) for o in outs]
+            got = unpack_outputs([be.decrypt(o) for o in outs], lay)
+            neg = unpack_outputs([(t_mod - m) % t_mod for m in masks], lay)
+            t_hat = pow2(capacity)
+            for pos, e in enumerate(members):
+                c_share[e] = got[pos * t_hat:pos * t_hat + capacity]
+                s_share[e] = neg[pos * t_hat:pos * t_hat + capacity]
+    counts = {k: getattr(be.counts, k) for k in ("rotations", "pt_mults", "ct_adds", "key_switches")}
+    counts["ciphertexts"] = n_in + n_out
+    counts["ciphertexts_in"], counts["ciphertexts_out"] = n_in, n_out
+    counts["ops"] = tuple(be.counts.ops)
+    budgets = [n for n in noise if n is not None]
+    return HEMatmulRun(c_share, s_share, Meter([client, server]), counts, min(budgets) if budgets else None)

@@ -1,0 +1,163 @@
+"""Column-block packing and the block-diagonal ciphertext x plaintext matmul shared by BOLT and
+CryptoMoE's batch packing (they differ only in which rows share a ciphertext).
+
+Layout: R rows (a power of two) per column; a ciphertext of S slots holds c = S / R column blocks;
+column j of the packed matrix sits in block j mod c of input ciphertext j div c. n_in = ceil(d_in / c)
+input and n_out = ceil(d_out / c) output ciphertexts. Row rho multiplies by the weight matrix of its own
+expert (``expert_of_row``; -1 = padding row, weight 0).
+
+Product (the diagonal method on blocks): with rot(v, s)[x] = v[x + s],
+    out_q = sum_i sum_r rot(in_i, r R) * P_{i,r,q},   P_{i,r,q}[block j, row rho] = B_{e(rho)}[i c + (j+r) mod c, q c + j]
+Block j of rot(in_i, r R) holds input column i c + (j + r) mod c. Only shifts r that pair a valid input
+column (a_i = columns in ct i) with a used output block (b_q = columns in ct q) are needed:
+{(x - j) mod c : x < a_i, j < b_q}, min(c, a_i + b_q - 1) of them. All-zero plaintexts are skipped.
+
+* plain: rotations sum_i (min(c, a_i + b_max - 1) - 1) (each rotated input reused for every output);
+* ``bsgs``: r = g b + u (baby u < b, giant g < ceil(c / b)); baby rotations of each input, products with
+  pre-rotated plaintexts, one giant rotation per non-empty group g >= 1 of each output:
+  rotations n_in (b - 1) + sum_q (#non-empty groups g >= 1). b = the power of two nearest sqrt(c).
+pt_mults = sum_{i,q} min(c, a_i + b_q - 1) and ct_adds = sum_q (products_q - 1) in both.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from functionalities.errors import PublicParameterError
+
+
+def pow2(n: int) -> int:
+    return 1 << max(0, math.ceil(math.log2(n))) if n > 1 else 1
+
+
+@dataclass(frozen=True)
+class Layout:
+    slots: int
+    rows: int
+    d_in: int
+    d_out: int
+
+    def __post_init__(self):
+        if self.rows > self.slots:
+            raise PublicParameterError(
+                f"{self.rows} packed rows exceed the {self.slots} slots of a ciphertext: raise poly_degree")
+
+    @property
+    def blocks(self) -> int:
+        return self.slots // self.rows
+
+    @property
+    def n_in(self) -> int:
+        return -(-self.d_in // self.blocks)
+
+    @property
+    def n_out(self) -> int:
+        return -(-self.d_out // self.blocks)
+
+    def cols_in(self, i: int) -> int:
+        return min(self.blocks, self.d_in - i * self.blocks)
+
+    def cols_out(self, q: int) -> int:
+        return min(self.blocks, self.d_out - q * self.blocks)
+
+    def shifts(self, i: int, q: int) -> list[int]:
+        """The shifts r in [0, c) that pair a valid column of input i with a used block of output q."""
+        c, a, b = self.blocks, self.cols_in(i), self.cols_out(q)
+        return sorted({(x - j) % c for x in range(a) for j in range(b)}) if a + b - 1 < c else list(range(c))
+
+    def baby(self) -> int:
+        """BSGS baby-step count: the power of two nearest sqrt(c)."""
+        return 1 << round(math.log2(self.blocks) / 2)
+
+
+def pack_inputs(A: np.ndarray, layout: Layout) -> list[np.ndarray]:
+    """A (R, d_in) integers mod t (padding rows already 0) -> n_in slot vectors."""
+    R, c = layout.rows, layout.blocks
+    out = []
+    for i in range(layout.n_in):
+        v = np.zeros(layout.slots, dtype=np.uint64)
+        for j in range(layout.cols_in(i)):
+            v[j * R:(j + 1) * R] = A[:, i * c + j]
+        out.append(v)
+    return out
+
+
+def unpack_outputs(vectors: list[np.ndarray], layout: Layout) -> np.ndarray:
+    """n_out slot vectors -> (R, d_out)."""
+    R, c = layout.rows, layout.blocks
+    out = np.zeros((R, layout.d_out), dtype=np.uint64)
+    for q, v in enumerate(vectors):
+        for j in range(layout.cols_out(q)):
+            out[:, q * c + j] = v[j * R:(j + 1) * R]
+    return out
+
+
+def diagonal(B: np.ndarray, expert_of_row: np.ndarray, layout: Layout, i: int, r: int, q: int) -> np.ndarray:
+    """P_{i,r,q} as a slot vector (module docstring); B is (E, d_in, d_out) mod t."""
+    c, R = layout.blocks, layout.rows
+    j = np.arange(c)
+    in_col = i * c + (j + r) % c
+    out_col = q * c + j
+    ok = (in_col < layout.d_in) & (out_col < layout.d_out) & (j < layout.cols_out(q))
+    e = np.maximum(expert_of_row, 0)
+    vals = B[e[:, None], np.minimum(in_col, layout.d_in - 1)[None, :], np.minimum(out_col, layout.d_out - 1)[None, :]]
+    vals = vals * ok[None, :] * (expert_of_row >= 0)[:, None]            # (R, c)
+    return np.ascontiguousarray(vals.T).reshape(-1).astype(np.uint64)
+
+
+def rotation_steps(layout: Layout, bsgs: bool) -> set[int]:
+    """Every rotation step the product uses (for the Galois keys)."""
+    R, c = layout.rows, layout.blocks
+    if not bsgs:
+        return {r * R for i in range(layout.n_in) for q in range(layout.n_out) for r in layout.shifts(i, q) if r}
+    b = layout.baby()
+    return {u * R for u in range(1, min(b, c))} | {g * b * R for g in range(1, -(-c // b))}
+
+
+def matmul(be, cts: list, B: np.ndarray, expert_of_row: np.ndarray, layout: Layout, bsgs: bool) -> list:
+    """Encrypted packed A (``cts``) times plaintext per-row weights -> n_out ciphertexts of A B."""
+    R, c = layout.rows, layout.blocks
+    outs = []
+    if not bsgs:
+        rotated: dict[tuple[int, int], object] = {}
+        for i, ct in enumerate(cts):
+            need = sorted({r for q in range(layout.n_out) for r in layout.shifts(i, q)})
+            for r in need:
+                rotated[i, r] = ct if r == 0 else be.rotate(ct, r * R)
+        for q in range(layout.n_out):
+            acc = None
+            for i in range(len(cts)):
+                for r in layout.shifts(i, q):
+                    prod = be.multiply_plain(rotated[i, r], diagonal(B, expert_of_row, layout, i, r, q))
+                    acc = prod if acc is None else be.add(acc, prod)
+            outs.append(acc)
+        return outs
+    b = layout.baby()
+    giants = -(-c // b)
+    babies: dict[tuple[int, int], object] = {}
+    for i, ct in enumerate(cts):
+        for u in range(min(b, c)):
+            babies[i, u] = ct if u == 0 else be.rotate(ct, u * R)
+    for q in range(layout.n_out):
+        acc = None
+        for g in range(giants):
+            part = None
+            for i in range(len(cts)):
+                needed = set(layout.shifts(i, q))
+                for u in range(min(b, c)):
+                    r = g * b + u
+                    if r >= c or r not in needed:
+                        continue
+                    # pre-rotate the plaintext right by g b R so that rotating the sum left restores it
+                    p = np.roll(diagonal(B, expert_of_row, layout, i, r, q), g * b * R)
+                    prod = be.multiply_plain(babies[i, u], p)
+                    part = prod if part is None else be.add(part, prod)
+            if part is None:
+                continue
+            if g:
+                part = be.rotate(part, g * b * R)
+            acc = part if acc is None else be.add(acc, part)
+        outs.append(acc)
+    return outs

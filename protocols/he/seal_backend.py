@@ -1,0 +1,99 @@
+"""The HE interface on Microsoft SEAL (BFV) through ``tenseal.sealapi``.
+
+Keys: the client's secret key decrypts; the server gets the public key and Galois keys for exactly the
+prepared steps (element ``3^step mod 2N`` per left row rotation). One rotation = one key switch.
+"""
+from __future__ import annotations
+
+import numpy as np
+import tenseal.sealapi as seal
+
+from protocols.he.interface import HEBackend, HEParams
+
+
+class SealBackend(HEBackend):
+    name = "seal"
+
+    def __init__(self, params: HEParams, seed: int = 0) -> None:
+        super().__init__(params, seed)
+        n = params.poly_degree
+        parms = seal.EncryptionParameters(seal.SCHEME_TYPE.BFV)
+        parms.set_poly_modulus_degree(n)
+        parms.set_coeff_modulus(seal.CoeffModulus.Create(n, list(params.coeff_bits)))
+        parms.set_plain_modulus(seal.PlainModulus.Batching(n, params.plain_bits))
+        self.ctx = seal.SEALContext(parms, True, seal.SEC_LEVEL_TYPE.TC128)
+        if not self.ctx.parameters_set():
+            raise ValueError(f"SEAL refused the parameters: {self.ctx.parameters_error_message()}")
+        self.keygen = seal.KeyGenerator(self.ctx)
+        pk = seal.PublicKey()
+        self.keygen.create_public_key(pk)
+        self.encryptor = seal.Encryptor(self.ctx, pk)
+        self.decryptor = seal.Decryptor(self.ctx, self.keygen.secret_key())
+        self.evaluator = seal.Evaluator(self.ctx)
+        self.encoder = seal.BatchEncoder(self.ctx)
+        self._t = parms.plain_modulus().value()
+        self.galois = None
+
+    @property
+    def plain_modulus(self) -> int:
+        return self._t
+
+    def prepare(self, steps):
+        n = self.params.poly_degree
+        elts = sorted({pow(3, s % self.params.slots, 2 * n) for s in steps if s % self.params.slots})
+        self.galois = seal.GaloisKeys()
+        if elts:
+            self.keygen.create_galois_keys(elts, self.galois)
+
+    def encode(self, values):
+        pt = seal.Plaintext()
+        self.encoder.encode(self._row(values).tolist(), pt)
+        return pt
+
+    def encrypt(self, values):
+        self.counts.record("encrypt", encryptions=1)
+        ct = seal.Ciphertext()
+        self.encryptor.encrypt(self.encode(values), ct)
+        return ct
+
+    def decrypt(self, ct):
+        self.counts.record("decrypt", decryptions=1)
+        pt = seal.Plaintext()
+        self.decryptor.decrypt(ct, pt)
+        return np.array(self.encoder.decode_uint64(pt)[: self.params.slots], dtype=np.uint64)
+
+    def add(self, a, b):
+        self.counts.record("add", ct_adds=1)
+        out = seal.Ciphertext()
+        self.evaluator.add(a, b, out)
+        return out
+
+    def add_plain(self, a, values):
+        self.counts.record("add_plain", ct_adds=1)
+        out = seal.Ciphertext()
+        self.evaluator.add_plain(a, self.encode(values), out)
+        return out
+
+    def multiply_plain(self, a, values):
+        """An all-zero plaintext (the server's weights may be 0) would make SEAL return a transparent
+        ciphertext and throw; a fresh public-key encryption of zero stands in, counted as the product."""
+        self.counts.record("multiply_plain", pt_mults=1)
+        out = seal.Ciphertext()
+        if not np.any(np.asarray(values) % self._t):
+            self.encryptor.encrypt_zero(out)
+            return out
+        self.evaluator.multiply_plain(a, self.encode(values), out)
+        return out
+
+    def rotate(self, a, step):
+        s = step % self.params.slots
+        self.counts.record(f"rotate{s}", rotations=1, key_switches=1)
+        out = seal.Ciphertext()
+        try:
+            self.evaluator.rotate_rows(a, s, self.galois, out)
+        except (ValueError, RuntimeError) as exc:
+            raise KeyError(f"no rotation key for step {step}: {exc}") from exc
+        return out
+
+    def noise_budget(self, ct) -> int:
+        return self.decryptor.invariant_noise_budget(ct)
