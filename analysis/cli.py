@@ -3,7 +3,7 @@
     privmoe doctor                      versions, shim, backends usable; exit 0 iff all ok
     privmoe list [--json]
     privmoe costs NAME [--backend B] [--set key=value ...] [--json]
-    privmoe verify NAME... | --all [--examples N] [--seed S] [--mode threads|processes] [--json]
+    privmoe verify NAME... | --all [--examples N] [--seed S] [--mode threads|processes] [--backend B] [--json]
     privmoe report [--quick] [--out DIR] [--seed S]
 """
 from __future__ import annotations
@@ -184,7 +184,8 @@ def cmd_verify(args) -> int:
     report, failed = [], False
     progress = _progress(len(entries), "verify", quiet=args.json)
     for entry in entries:
-        results = harness.verify(entry, examples=args.examples, seed=args.seed, mode=args.mode)
+        backend = args.backend if args.backend in entry.costs else None   # others: their default
+        results = harness.verify(entry, examples=args.examples, seed=args.seed, mode=args.mode, backend=backend)
         ok = all(r.passed for r in results)
         caught = None
         if entry.negative_control:   # a control must be CAUGHT by some check
@@ -192,7 +193,7 @@ def cmd_verify(args) -> int:
             failed |= not caught
         else:
             failed |= not ok
-        report.append({"protocol": entry.name, "passed": ok, "negative_control": entry.negative_control,
+        report.append({"protocol": entry.name, "backend": backend or harness.default_backend(entry), "passed": ok, "negative_control": entry.negative_control,
                        "caught": caught, "checks": [r.to_dict() for r in results]})
         progress.advance()
     progress.close()
@@ -262,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--examples", type=int, default=10)
     v.add_argument("--seed", type=int, default=0)
     v.add_argument("--mode", choices=["threads", "processes"], default="threads")
+    v.add_argument("--backend", help="seal | sim for HE protocols (default: their first); MPC ones use crypten")
     v.add_argument("--json", action="store_true")
     v.set_defaults(func=cmd_verify)
     r = sub.add_parser("report", help="report.md + PNG plots + costs.csv + manifest.json")

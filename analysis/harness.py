@@ -16,6 +16,10 @@ from protocols.mpc.sharing import held, reconstruct, share_input
 from protocols.runtime import Meter, Party, run_two_party
 
 COMPARED = ("rounds", "bytes_client_to_server", "bytes_server_to_client", "offline_bytes")
+#: what the HE backends are compared on (the counts SEAL and the simulator both perform)
+HE_COMPARED = ("rounds", "bytes_client_to_server", "bytes_server_to_client", "rotations", "pt_mults", "ct_adds",
+               "ciphertexts", "key_switches")
+HE_BACKENDS = ("seal", "sim")
 CHECKS = ("equivalence", "cost_model", "obliviousness", "bad_input")
 
 
@@ -34,11 +38,25 @@ class RealRun:
     outputs: Any
     meter: Meter
     wall_time: float
+    counts: dict | None = None          # HE operation counts (SEAL / simulator)
+    noise_budget: int | None = None     # remaining noise budget in bits (SEAL)
+
+    def signature(self) -> tuple:
+        """The transcript signature, plus the HE operation sequence where there is one."""
+        ops = tuple(self.counts.get("ops", ())) if self.counts else ()
+        return self.meter.signature() + ops
+
+
+def default_backend(entry: Entry) -> str:
+    """What a run is measured against: ``crypten`` for MPC entries, else the entry's first backend."""
+    return "crypten" if "crypten" in entry.costs else entry.backends[0]
 
 
 def run_real(entry: Entry, params: Params, inputs: Inputs, *, mode: str = "threads", seed: int = 0,
-             timeout: float = 30.0) -> RealRun:
+             timeout: float = 30.0, backend: str | None = None) -> RealRun:
     """Run the real protocol; each party gets only the inputs it owns. Outputs are reconstructed."""
+    if entry.runner is not None:
+        return entry.runner(params, inputs, backend or default_backend(entry), seed)
     owners = {s.name: s.owner for s in entry.input_specs(params)}
     own = [{k: v for k, v in inputs.items() if owners.get(k) == r} for r in (0, 1)]
     res = run_two_party(_party_fn, ((entry.name, params, own[0]), (entry.name, params, own[1])),
@@ -46,23 +64,29 @@ def run_real(entry: Entry, params: Params, inputs: Inputs, *, mode: str = "threa
     return RealRun(reconstruct(*res.outputs), res.meter, res.wall_time)
 
 
-def measured(meter: Meter, step: str | None = None) -> dict[str, int]:
-    """The Meter's totals for the protocol (set-up seeds excluded) or for one step."""
+def measured(meter: Meter | RealRun, step: str | None = None) -> dict[str, int]:
+    """The Meter's totals for the protocol (set-up seeds excluded) or for one step; for a run with HE
+    counts, those too (totals only)."""
+    run = meter if isinstance(meter, RealRun) else None
+    meter = run.meter if run else meter
     tot = meter.totals(step)
     if step is None:
         setup = meter.totals("setup")
         tot = {k: tot[k] - (setup[k] if k != "rounds" else 0) for k in tot}
+        if run is not None and run.counts:
+            tot.update({k: v for k, v in run.counts.items() if k != "ops"})
     return tot
 
 
-def cost_mismatches(entry: Entry, params: Params, meter: Meter, backend: str = "crypten") -> list[str]:
-    """Every (step, metric) where the analytic model differs from the Meter."""
+def cost_mismatches(entry: Entry, params: Params, run: Meter | RealRun, backend: str = "crypten") -> list[str]:
+    """Every (step, metric) where the analytic model differs from the measurement."""
     model = entry.cost(backend, params)
+    metrics = HE_COMPARED if backend in HE_BACKENDS else COMPARED
     problems = []
     for step, cost in [(None, model)] + list(model.steps):
-        got = measured(meter, step)
+        got = measured(run, step)
         want = cost.to_dict()
-        for metric in COMPARED:
+        for metric in metrics:
             if got[metric] != want[metric]:
                 problems.append(f"{step or 'total'}.{metric}: measured {got[metric]} != model {want[metric]}")
     return problems
@@ -77,14 +101,16 @@ class ExampleResult:
     cost: list[str]
 
 
-def run_example(entry: Entry, params: Params, inputs: Inputs, *, mode: str = "threads", seed: int = 0) -> ExampleResult:
+def run_example(entry: Entry, params: Params, inputs: Inputs, *, mode: str = "threads", seed: int = 0,
+                backend: str | None = None) -> ExampleResult:
+    backend = backend or default_backend(entry)
     ideal = entry.ideal(params, inputs)
-    real = run_real(entry, params, inputs, mode=mode, seed=seed)
+    real = run_real(entry, params, inputs, mode=mode, seed=seed, backend=backend)
     return ExampleResult(params, ideal, real, entry.check(ideal, real.outputs, params, inputs),
-                         cost_mismatches(entry, params, real.meter) if "crypten" in entry.costs else [])
+                         cost_mismatches(entry, params, real, backend) if backend in entry.costs else [])
 
 
-def signature_difference(a: Meter, b: Meter) -> str | None:
+def signature_difference(a: Meter | RealRun, b: Meter | RealRun) -> str | None:
     """None if the transcripts have the same signature, else the first differing message."""
     sa, sb = a.signature(), b.signature()
     if sa == sb:
@@ -95,13 +121,14 @@ def signature_difference(a: Meter, b: Meter) -> str | None:
     return f"{len(sa)} vs {len(sb)} messages"
 
 
-def bad_input_problems(entry: Entry, params: Params, inputs: Inputs, *, mode: str = "threads") -> list[str]:
+def bad_input_problems(entry: Entry, params: Params, inputs: Inputs, *, mode: str = "threads",
+                       backend: str | None = None) -> list[str]:
     """Each bad case must raise its named error in the ideal functionality and in the real run."""
     problems = []
     for case in entry.bad_cases:
         p, i = case.mutate(dict(params), dict(inputs))
         for where, call in (("ideal", lambda: (entry.validate(p, i), entry.ideal(p, i))),
-                            ("real", lambda: run_real(entry, p, i, mode=mode, timeout=20.0))):
+                            ("real", lambda: run_real(entry, p, i, mode=mode, timeout=20.0, backend=backend))):
             try:
                 call()
             except case.error:
@@ -128,7 +155,8 @@ class CheckResult:
         return {"check": self.check, "passed": self.passed, "examples": self.examples, "failures": self.failures[:5]}
 
 
-def verify(entry: Entry, *, examples: int = 10, seed: int = 0, mode: str = "threads") -> list[CheckResult]:
+def verify(entry: Entry, *, examples: int = 10, seed: int = 0, mode: str = "threads",
+           backend: str | None = None) -> list[CheckResult]:
     """Draw ``examples`` Hypothesis examples (seeded) and run every check; failures are collected."""
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import seed as hyp_seed
@@ -145,20 +173,20 @@ def verify(entry: Entry, *, examples: int = 10, seed: int = 0, mode: str = "thre
         params = data.draw(entry.params_strategy(), label="params")
         a = data.draw(entry.inputs_strategy(params), label="inputs_a")
         b = data.draw(entry.inputs_strategy(params), label="inputs_b")
-        ex = run_example(entry, params, a, mode=mode, seed=seed)
+        ex = run_example(entry, params, a, mode=mode, seed=seed, backend=backend)
         results["equivalence"].examples += 1
         results["equivalence"].failures += [f"{params}: {m}" for m in ex.equivalence]
         results["cost_model"].examples += 1
         results["cost_model"].failures += [f"{params}: {m}" for m in ex.cost]
-        other = run_real(entry, params, b, mode=mode, seed=seed + 1)
+        other = run_real(entry, params, b, mode=mode, seed=seed + 1, backend=backend)
         results["obliviousness"].examples += 1
-        diff = signature_difference(ex.real.meter, other.meter)
+        diff = signature_difference(ex.real, other)
         if diff:
             results["obliviousness"].failures.append(f"{params}: transcripts differ at {diff}")
         if not state["bad_done"]:
             state["bad_done"] = True
             results["bad_input"].examples += len(entry.bad_cases)
-            results["bad_input"].failures += bad_input_problems(entry, params, a, mode=mode)
+            results["bad_input"].failures += bad_input_problems(entry, params, a, mode=mode, backend=backend)
 
     body()
     return [results[c] for c in CHECKS]

@@ -75,6 +75,9 @@ class Entry:
     negative_control: bool = False
     #: derives resolved public parameters (e.g. capacity t from capacity_factor) before validation
     derive: Callable[[Params], Params] | None = None
+    #: runs the real protocol itself: (params, inputs, backend, seed) -> harness.RealRun; None = the
+    #: two-party MPC runtime. HE protocols bring one (their backends are ``seal`` and ``sim``).
+    runner: Callable[..., Any] | None = None
 
     @property
     def backends(self) -> list[str]:

@@ -26,6 +26,17 @@ from functionalities.errors import PublicParameterError
 COUNTED = ("rotations", "pt_mults", "ct_adds", "encryptions", "decryptions", "key_switches")
 
 
+def default_coeff_bits(n: int) -> tuple[int, ...]:
+    """Coefficient moduli (the last is SEAL's special prime): N = 8192 as BumbleBee/SPU (PROTOCOLS.md §10:
+    {59, 55, 49} + 55); N = 4096 the 109-bit budget of 128-bit security; the simulator's toy sizes reuse
+    the 4096 choice (no security claimed)."""
+    if n >= 16384:
+        return (60, 60, 60, 60, 60, 60, 60)
+    if n == 8192:
+        return (59, 55, 49, 55)
+    return (36, 36, 37)
+
+
 @dataclass(frozen=True)
 class HEParams:
     """BFV parameters: ring degree N, plain modulus bits (a batching prime), coefficient primes' bits.
@@ -35,13 +46,20 @@ class HEParams:
 
     poly_degree: int = 4096
     plain_bits: int = 20
-    coeff_bits: tuple[int, ...] = (36, 36, 37)
+    coeff_bits: tuple[int, ...] | None = None
     response_primes: int | None = None
 
     def __post_init__(self):
         n = self.poly_degree
-        if n < 8 or n & (n - 1):
+        if isinstance(n, bool) or not isinstance(n, int) or n < 8 or n & (n - 1):
             raise PublicParameterError(f"poly_degree must be a power of two >= 8, got {n}")
+        if self.coeff_bits is None:
+            object.__setattr__(self, "coeff_bits", default_coeff_bits(n))
+
+    @property
+    def secure(self) -> bool:
+        """SEAL accepts these parameters at 128-bit security (N >= 4096 with the default moduli)."""
+        return self.poly_degree >= 4096
 
     @property
     def slots(self) -> int:

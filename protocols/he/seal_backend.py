@@ -16,6 +16,11 @@ class SealBackend(HEBackend):
 
     def __init__(self, params: HEParams, seed: int = 0) -> None:
         super().__init__(params, seed)
+        if not params.secure:
+            from functionalities.errors import PublicParameterError
+
+            raise PublicParameterError(f"SEAL needs poly_degree >= 4096 for 128-bit security (got "
+                                       f"{params.poly_degree}); toy sizes run on the simulator (--backend sim)")
         n = params.poly_degree
         parms = seal.EncryptionParameters(seal.SCHEME_TYPE.BFV)
         parms.set_poly_modulus_degree(n)

@@ -1,0 +1,79 @@
+"""Backends ``seal`` and ``sim``: closed-form operation counts of the HE matmul protocols.
+
+Both backends perform the same operations, so one formula serves both (tests: SEAL == simulator ==
+formula). Notation (protocols/he/packing.py): S = N/2 slots, t^ = 2^ceil(log2 t); a group of R packed
+rows (BOLT: each expert, R = t^; batch: all experts, R = 2^ceil(log2(E t^))) has c = S/R column blocks,
+n_in = ceil(d_in/c) inputs with a_i columns and n_out = ceil(d_out/c) outputs with b_q columns.
+``cnt(a, b) = min(c, a + b - 1)`` shifts pair a valid input column with a used output block.
+
+    pt_mults  = sum_{i,q} cnt(a_i, b_q)
+    ct_adds   = sum_q (sum_i cnt(a_i, b_q) - 1) + n_out          (accumulation + the mask)
+    rotations = sum_i (cnt(a_i, b_0) - 1)                         (plain: every rotated input reused)
+              = n_in (min(b, c) - 1) + sum_q G_q                  (bsgs: babies + non-empty giant groups)
+    key_switches = rotations; ciphertexts = n_in + n_out; rounds = 2 (client -> server -> client)
+    bytes client->server = n_in (N L 8 + 64) (seeded symmetric), server->client = n_out 2 N L' 8.
+"""
+from __future__ import annotations
+
+import math
+
+from protocols.he.interface import HEParams
+from protocols.he.matmul import PACKINGS
+
+from .cost import Cost
+
+
+def _pow2(n: int) -> int:
+    return 1 << max(0, math.ceil(math.log2(n))) if n > 1 else 1
+
+
+def _cols(total: int, c: int) -> list[tuple[int, int]]:
+    """(columns, how many ciphertexts have that many) for ``total`` columns in blocks of c."""
+    full, rest = divmod(total, c)
+    return ([(c, full)] if full else []) + ([(rest, 1)] if rest else [])
+
+
+def _group_cost(S: int, R: int, d_in: int, d_out: int, bsgs: bool) -> Cost:
+    from functionalities.errors import PublicParameterError
+
+    if R > S:
+        raise PublicParameterError(f"{R} packed rows exceed the {S} slots: raise poly_degree")
+    c = S // R
+    ins, outs = _cols(d_in, c), _cols(d_out, c)
+    n_in, n_out = sum(k for _, k in ins), sum(k for _, k in outs)
+    cnt = lambda a, b: min(c, a + b - 1)   # noqa: E731
+    pt = sum(ki * kq * cnt(a, b) for a, ki in ins for b, kq in outs)
+    adds = sum(kq * (sum(ki * cnt(a, b) for a, ki in ins) - 1) for b, kq in outs) + n_out
+    if not bsgs:
+        rot = sum(ki * (cnt(a, min(c, d_out)) - 1) for a, ki in ins)
+    else:
+        baby = 1 << round(math.log2(c) / 2)
+        rot = n_in * (min(baby, c) - 1)
+        for b, kq in outs:
+            rot += kq * _nonempty_giants(c, baby, [a for a, _ in ins], b)
+    return Cost(rotations=rot, key_switches=rot, pt_mults=pt, ct_adds=adds, ciphertexts=n_in + n_out), n_in, n_out
+
+
+def _nonempty_giants(c: int, baby: int, a_list: list[int], b: int) -> int:
+    """Groups g >= 1 whose shifts [g baby, g baby + baby) meet a needed set {-(b-1) .. a-1} mod c."""
+    needed = set()
+    for a in a_list:
+        needed |= set(range(c)) if a + b - 1 >= c else {s % c for s in range(-(b - 1), a)}
+    return sum(1 for g in range(1, -(-c // baby)) if any(g * baby + u in needed for u in range(baby) if g * baby + u < c))
+
+
+def matmul(experts: int, capacity: int, d_in: int, d_out: int, poly_degree: int, bsgs: bool, packing: str,
+           params: HEParams | None = None) -> Cost:
+    """The counts and bytes of ``protocols/he/matmul.he_matmul`` for a packing (module docstring)."""
+    if packing not in PACKINGS:
+        raise ValueError(f"packing must be one of {PACKINGS}")
+    params = params or HEParams(poly_degree)
+    S, t_hat = params.slots, _pow2(capacity)
+    groups = [t_hat] * experts if packing == "bolt" else [_pow2(experts * t_hat)]
+    total, n_in, n_out = Cost(), 0, 0
+    for R in set(groups):
+        one, i, o = _group_cost(S, R, d_in, d_out, bsgs)
+        k = groups.count(R)
+        total, n_in, n_out = total + one * k, n_in + i * k, n_out + o * k
+    return total + Cost(rounds=2, bytes_client_to_server=n_in * params.seeded_ciphertext_bytes(),
+                        bytes_server_to_client=n_out * params.response_bytes())

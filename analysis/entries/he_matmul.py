@@ -1,0 +1,109 @@
+"""Registry entries: the HE ciphertext x plaintext matmuls -- ``bolt.matmul`` and
+``cryptomoe.batch_matmul`` (backends ``seal`` and ``sim``; same counts on both, by formula)."""
+import time
+
+import numpy as np
+import torch
+from hypothesis import strategies as st
+
+import functionalities.he_matmul as F
+from analysis.cost_models import he as H
+from analysis.registry import BadCase, Entry, InputSpec, exact_check, register
+from functionalities.errors import FixedPointRangeError, PublicParameterError, ShapeError
+from protocols.he.interface import HEParams
+from protocols.he.matmul import he_matmul
+from protocols.he.seal_backend import SealBackend
+from simulators.he import SimBackend
+
+DEFAULTS = {"experts": 2, "capacity": 2, "d_in": 4, "d_out": 4, "poly_degree": 4096, "bsgs": False,
+            "plain_bits": 20}
+LEAK = tuple(DEFAULTS)
+
+
+def he_params(p) -> HEParams:
+    return HEParams(p["poly_degree"], p["plain_bits"])
+
+
+def modulus(p) -> int:
+    return SimBackend(he_params(p)).plain_modulus
+
+
+def backend(name: str, p, seed: int):
+    if name == "seal":
+        return SealBackend(he_params(p), seed)
+    if name == "sim":
+        return SimBackend(he_params(p), seed)
+    raise PublicParameterError(f"HE backend must be seal or sim, got {name!r}")
+
+
+def validate(p, i):
+    he_params(p)
+    F.validate(p["experts"], p["capacity"], p["d_in"], p["d_out"], modulus(p))
+    for packing in ("bolt", "batch"):       # the packed rows must fit a ciphertext
+        H.matmul(p["experts"], p["capacity"], p["d_in"], p["d_out"], p["poly_degree"], p["bsgs"], packing)
+    F.validate(p["experts"], p["capacity"], p["d_in"], p["d_out"], modulus(p), i.get("A"), i.get("B"))
+
+
+def runner(packing: str):
+    def run(p, inputs, backend_name, seed):
+        from analysis.harness import RealRun
+
+        validate(p, inputs)
+        be = backend(backend_name, p, seed)
+        start = time.perf_counter()
+        r = he_matmul(be, inputs["A"].numpy(), inputs["B"].numpy(), packing, p["bsgs"], seed)
+        out = torch.tensor(((r.client_share + r.server_share) % np.uint64(be.plain_modulus)).astype(np.int64))
+        return RealRun(out, r.meter, time.perf_counter() - start, r.counts, r.noise_budget)
+    return run
+
+
+def check(ideal, real, p, inputs, run_noise=None):
+    return exact_check(ideal, real, p, inputs, 0.0)
+
+
+def params_strategy():
+    return st.fixed_dictionaries({
+        "experts": st.integers(1, 4), "capacity": st.integers(1, 5), "d_in": st.integers(1, 12),
+        "d_out": st.integers(1, 12), "poly_degree": st.sampled_from([4096, 8192]), "bsgs": st.booleans(),
+        "plain_bits": st.just(20)})
+
+
+def inputs_strategy(p):
+    t = modulus(p)
+    def mat(shape):
+        n = int(np.prod(shape))
+        return st.lists(st.one_of(st.sampled_from([0, 1, t - 1]), st.integers(0, t - 1)), min_size=n,
+                        max_size=n).map(lambda v: torch.tensor(v, dtype=torch.long).reshape(shape))
+    return st.fixed_dictionaries({"A": mat((p["experts"], p["capacity"], p["d_in"])),
+                                  "B": mat((p["experts"], p["d_in"], p["d_out"]))})
+
+
+BAD = [
+    BadCase("A wrong shape", lambda p, i: (p, {**i, "A": i["A"][:, :, :0]}), ShapeError),
+    BadCase("B value >= t", lambda p, i: (p, {**i, "B": i["B"] * 0 + modulus(p)}), FixedPointRangeError),
+    BadCase("poly_degree not a power of two", lambda p, i: ({**p, "poly_degree": 100}, i), PublicParameterError),
+    BadCase("rows exceed the slots", lambda p, i: ({**p, "capacity": p["poly_degree"]}, i), PublicParameterError),
+]
+
+
+def _entry(name: str, packing: str, summary: str, doc: str) -> Entry:
+    def cost(p):
+        return H.matmul(p["experts"], p["capacity"], p["d_in"], p["d_out"], p["poly_degree"], p["bsgs"], packing,
+                        he_params(p))
+    return Entry(
+        name=name, functionality="he_matmul", kind="he", summary=summary,
+        ideal=lambda p, i: F.he_matmul(i["A"], i["B"], modulus(p)),
+        real=None, runner=runner(packing), validate=validate,
+        input_specs=lambda p: [InputSpec("A", 0, (p["experts"], p["capacity"], p["d_in"]), integer=True),
+                               InputSpec("B", 1, (p["experts"], p["d_in"], p["d_out"]), integer=True)],
+        defaults=dict(DEFAULTS), costs={"seal": cost, "sim": cost},
+        params_strategy=params_strategy, inputs_strategy=inputs_strategy,
+        check=lambda ideal, real, p, i: exact_check(ideal, real, p, i, 0.0), error_bound=lambda p: 0.0,
+        leakage=LEAK, doc=doc, bad_cases=BAD)
+
+
+register(_entry("bolt.matmul", "bolt", "BOLT column packing per expert, block-diagonal product (+ BSGS)",
+                "docs/protocols/he_matmul.md"))
+register(_entry("cryptomoe.batch_matmul", "batch",
+                "CryptoMoE batch packing: all experts' rows in one ciphertext, per-row weights (+ BSGS)",
+                "docs/protocols/he_matmul.md"))

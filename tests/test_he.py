@@ -1,0 +1,117 @@
+"""HE matmul: the paper's toy, SEAL == simulator == formula, noise budget, exact rotation keys."""
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from analysis import harness, registry
+from analysis.cli import main
+from analysis.cost_models import he as H
+from protocols.he.interface import HEParams
+from protocols.he.matmul import he_matmul
+from protocols.he.seal_backend import SealBackend
+from simulators.he import SimBackend
+
+
+def _ab(E, t, di, do, seed=0, hi=1000):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, hi, (E, t, di)), rng.integers(0, hi, (E, di, do))
+
+
+def _ideal(A, B, mod):
+    return np.einsum("eti,eio->eto", A.astype(object), B.astype(object)) % mod
+
+
+@pytest.mark.parametrize("packing,rotations", [("bolt", 6), ("batch", 2)])
+def test_paper_toy(packing, rotations):
+    """CryptoMoE's toy: E = 2, t = 2, d_in = d_out = 4 on 8 slots: BOLT 6 rotations, batch packing 2."""
+    A, B = _ab(2, 2, 4, 4)
+    be = SimBackend(HEParams(16))                       # 16 = 2 rows x 8 slots
+    run = he_matmul(be, A, B, packing, bsgs=False)
+    assert run.counts["rotations"] == rotations
+    assert H.matmul(2, 2, 4, 4, 16, False, packing).rotations == rotations
+    got = (run.client_share + run.server_share) % np.uint64(be.plain_modulus)
+    assert np.array_equal(got.astype(object), _ideal(A, B, be.plain_modulus))
+
+
+@settings(max_examples=40)
+@given(E=st.integers(1, 4), t=st.integers(1, 6), di=st.integers(1, 24), do=st.integers(1, 24),
+       n=st.sampled_from([16, 32, 64, 256]), bsgs=st.booleans(), packing=st.sampled_from(["bolt", "batch"]))
+def test_simulator_counts_equal_the_formula_at_small_slot_counts(E, t, di, do, n, bsgs, packing):
+    """Small N makes multi-ciphertext layouts (d > c) and partial blocks: every shape, exact."""
+    try:
+        model = H.matmul(E, t, di, do, n, bsgs, packing)
+    except ValueError:          # rows do not fit: refused by the model and the protocol alike
+        with pytest.raises(ValueError):
+            he_matmul(SimBackend(HEParams(n)), *_ab(E, t, di, do), packing, bsgs)
+        return
+    A, B = _ab(E, t, di, do, hi=50)
+    be = SimBackend(HEParams(n))
+    run = he_matmul(be, A, B, packing, bsgs)
+    for metric in ("rotations", "pt_mults", "ct_adds", "ciphertexts", "key_switches"):
+        assert run.counts[metric] == getattr(model, metric), metric
+    assert harness.measured(run.meter)["bytes_client_to_server"] == model.bytes_client_to_server
+    got = (run.client_share + run.server_share) % np.uint64(be.plain_modulus)
+    assert np.array_equal(got.astype(object), _ideal(A, B, be.plain_modulus))
+
+
+@pytest.mark.parametrize("packing", ["bolt", "batch"])
+@pytest.mark.parametrize("bsgs", [False, True])
+def test_seal_equals_simulator_outputs_counts_and_keeps_noise_budget(packing, bsgs):
+    A, B = _ab(3, 3, 20, 9, seed=1)
+    params = HEParams(4096)
+    seal, sim = SealBackend(params, 5), SimBackend(params, 5)
+    r1, r2 = he_matmul(seal, A, B, packing, bsgs, seed=5), he_matmul(sim, A, B, packing, bsgs, seed=5)
+    assert np.array_equal(r1.client_share, r2.client_share) and np.array_equal(r1.server_share, r2.server_share)
+    assert r1.counts == r2.counts
+    assert r1.noise_budget > 0
+    got = (r1.client_share + r1.server_share) % np.uint64(seal.plain_modulus)
+    assert np.array_equal(got.astype(object), _ideal(A, B, seal.plain_modulus))
+
+
+def test_client_share_is_masked():
+    """The client's decryption is A B + R with R uniform: it differs from A B almost everywhere."""
+    A, B = _ab(1, 4, 8, 8, seed=3)
+    be = SimBackend(HEParams(4096))
+    run = he_matmul(be, A, B, "batch", False, seed=9)
+    assert (run.client_share.astype(object) != _ideal(A, B, be.plain_modulus)).mean() > 0.9
+
+
+def test_rotation_keys_exist_only_for_prepared_steps():
+    """One rotation = one key switch: an unprepared step is refused, never decomposed."""
+    be = SealBackend(HEParams(4096))
+    be.prepare({4})
+    ct = be.encrypt(np.arange(2048))
+    assert list(be.decrypt(be.rotate(ct, 4))[:3]) == [4, 5, 6]
+    with pytest.raises(KeyError):
+        be.rotate(ct, 3)
+    sim = SimBackend(HEParams(4096))
+    sim.prepare({4})
+    with pytest.raises(KeyError):
+        sim.rotate(sim.encrypt(np.arange(2048)), 3)
+
+
+def test_zero_weights_do_not_change_the_counts():
+    A, _ = _ab(2, 2, 6, 5)
+    B = np.zeros((2, 6, 5), dtype=np.int64)
+    be = SealBackend(HEParams(4096))
+    r = he_matmul(be, A, B, "bolt", False)
+    assert r.counts["pt_mults"] == H.matmul(2, 2, 6, 5, 4096, False, "bolt").pt_mults
+    assert not ((r.client_share + r.server_share) % np.uint64(be.plain_modulus)).any()
+
+
+def test_batch_beats_bolt_by_about_sqrt_e_with_bsgs_at_paper_scale(capsys):
+    p = dict(experts=64, capacity=32, d_in=2048, d_out=2048, poly_degree=8192)
+    bolt = H.matmul(**p, bsgs=True, packing="bolt").rotations
+    batch = H.matmul(**p, bsgs=True, packing="batch").rotations
+    assert bolt / batch > np.sqrt(64) / 2
+    code = main(["costs", "bolt.matmul", "--backend", "sim", "--set", "experts=64 capacity=32 d_in=2048 d_out=2048",
+                 "poly_degree=8192", "bsgs=true", "--json"])
+    assert code == 0 and '"rotations": %d' % bolt in capsys.readouterr().out
+
+
+def test_verify_runs_both_backends(capsys):
+    for backend in ("seal", "sim"):
+        code = main(["verify", "bolt.matmul", "cryptomoe.batch_matmul", "--examples", "2", "--backend", backend])
+        assert code == 0, capsys.readouterr().out
