@@ -49,7 +49,7 @@ class RealRun:
 
 def default_backend(entry: Entry) -> str:
     """What a run is measured against: ``crypten`` for MPC entries, else the entry's first backend."""
-    return "crypten" if "crypten" in entry.costs else entry.backends[0]
+    return "crypten" if entry.kind == "mpc" or not entry.backends else entry.backends[0]
 
 
 def run_real(entry: Entry, params: Params, inputs: Inputs, *, mode: str = "threads", seed: int = 0,
