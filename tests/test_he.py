@@ -115,3 +115,19 @@ def test_verify_runs_both_backends(capsys):
     for backend in ("seal", "sim"):
         code = main(["verify", "bolt.matmul", "cryptomoe.batch_matmul", "--examples", "2", "--backend", backend])
         assert code == 0, capsys.readouterr().out
+
+
+def test_he_shares_lift_into_crypten_shares():
+    """HE matmul -> shares mod t -> the bridge -> Z_2^64 shares of the signed product (values in range)."""
+    rng = np.random.default_rng(4)
+    A = rng.integers(-20, 20, (1, 2, 3))
+    B = rng.integers(-20, 20, (1, 3, 2))
+    be = SimBackend(HEParams(4096))
+    t = be.plain_modulus
+    run = he_matmul(be, A % t, B % t, "batch", False, seed=2)
+    entry = registry.get("he.lift")
+    params = {"n": 4, "modulus": t}
+    c = torch.tensor(run.client_share.reshape(-1).astype(np.int64))
+    s = torch.tensor(run.server_share.reshape(-1).astype(np.int64))
+    lifted = harness.run_real(entry, params, {"c": c, "s": s}).outputs
+    assert lifted.tolist() == np.einsum("eti,eio->eto", A, B).reshape(-1).tolist()
