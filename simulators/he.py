@@ -44,6 +44,8 @@ class SimBackend(HEBackend):
 
     def add(self, a, b):
         self.counts.record("add", ct_adds=1)
+        if isinstance(a, tuple):
+            return ("coeff", (a[1] + b[1]) % np.uint64(self._t))
         return (a + b) % np.uint64(self._t)
 
     def add_plain(self, a, values):
@@ -53,7 +55,55 @@ class SimBackend(HEBackend):
     def multiply_plain(self, a, values):
         self.counts.record("multiply_plain", pt_mults=1)
         p = self.encode(values)
-        return ((a.astype(object) * p.astype(object)) % self._t).astype(np.uint64)
+        if isinstance(a, tuple):   # a coefficient-mode ciphertext: only a constant polynomial has slots
+            if np.any(a[1][1:]):
+                raise ValueError("the simulator multiplies slot vectors only by constant polynomials")
+            a = np.full(self.params.slots, a[1][0], dtype=np.uint64)
+        return (a * p) % np.uint64(self._t)
+
+    # coefficient mode: a ciphertext is ("coeff", N coefficients mod t); slot mode is a plain slot vector.
+    def prepare_galois(self, elements, steps):
+        self.prepare(steps)
+        self._elements = set(elements)
+
+    def encrypt_coeffs(self, coeffs):
+        self.counts.record("encrypt", encryptions=1)
+        v = np.zeros(self.params.poly_degree, dtype=np.uint64)
+        v[: len(coeffs)] = np.asarray(coeffs, dtype=np.uint64) % np.uint64(self._t)
+        return ("coeff", v)
+
+    def apply_galois(self, a, element):
+        if element not in getattr(self, "_elements", set()):
+            raise KeyError(f"no Galois key for element {element}")
+        self.counts.record(f"galois{element}", key_switches=1)
+        n, t = self.params.poly_degree, self._t
+        v = a[1]
+        out = np.zeros_like(v)
+        k = np.arange(n)
+        pos = (k * element) % (2 * n)
+        sign_neg = pos >= n
+        idx = pos % n
+        vals = np.where(sign_neg & (v != 0), (t - v) % t, v)
+        out[idx] = vals
+        return ("coeff", out)
+
+    def multiply_monomial(self, a, power):
+        self.counts.record("multiply_monomial", pt_mults=1)
+        n, t = self.params.poly_degree, self._t
+        p = power % (2 * n)
+        v = a[1]
+        k = np.arange(n)
+        pos = (k + p) % (2 * n)
+        vals = np.where((pos >= n) & (v != 0), (t - v) % t, v)
+        out = np.zeros_like(v)
+        out[pos % n] = vals
+        return ("coeff", out)
+
+    def sub(self, a, b):
+        self.counts.record("sub", ct_adds=1)
+        if isinstance(a, tuple):
+            return ("coeff", (a[1] + (np.uint64(self._t) - b[1])) % np.uint64(self._t))
+        return (a + (np.uint64(self._t) - b)) % np.uint64(self._t)
 
     def rotate(self, a, step):
         s = step % self.params.slots

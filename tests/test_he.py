@@ -131,3 +131,24 @@ def test_he_shares_lift_into_crypten_shares():
     s = torch.tensor(run.server_share.reshape(-1).astype(np.int64))
     lifted = harness.run_real(entry, params, {"c": c, "s": s}).outputs
     assert lifted.tolist() == np.einsum("eti,eio->eto", A, B).reshape(-1).tolist()
+
+
+def test_nexus_on_seal_with_a_deep_expansion_tree():
+    """A 256-value pack (8 levels of automorphisms) at N = 8192: right result, budget left, formula exact."""
+    from protocols.he import nexus
+
+    A, B = _ab(2, 4, 16, 8, seed=6)
+    be = SealBackend(HEParams(8192))
+    run = nexus.matmul(be, A, B, pack=256)
+    assert run.noise_budget > 0
+    got = (run.client_share + run.server_share) % np.uint64(be.plain_modulus)
+    assert np.array_equal(got.astype(object), _ideal(A, B, be.plain_modulus))
+    model = H.nexus(2, 4, 16, 8, 8192, 256)
+    for metric in ("rotations", "pt_mults", "ct_adds", "ciphertexts", "key_switches"):
+        assert run.counts[metric] == getattr(model, metric), metric
+
+
+def test_nexus_does_not_amortise_per_expert():
+    """Applied per expert NEXUS pays a key switch per packed value; batch packing pays far fewer."""
+    p = dict(experts=64, capacity=32, d_in=2048, d_out=2048, poly_degree=8192)
+    assert H.nexus(**p, pack=8192).key_switches > 10 * H.matmul(**p, bsgs=True, packing="batch").key_switches

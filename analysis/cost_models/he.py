@@ -77,3 +77,27 @@ def matmul(experts: int, capacity: int, d_in: int, d_out: int, poly_degree: int,
         total, n_in, n_out = total + one * k, n_in + i * k, n_out + o * k
     return total + Cost(rounds=2, bytes_client_to_server=n_in * params.seeded_ciphertext_bytes(),
                         bytes_server_to_client=n_out * params.response_bytes())
+
+
+def nexus(experts: int, capacity: int, d_in: int, d_out: int, poly_degree: int, pack: int = 256,
+          params: HEParams | None = None) -> Cost:
+    """``protocols/he/nexus.matmul``: V = E t d_in values, n_in = ceil(V / p) compressed ciphertexts of
+    p = min(pack, N) coefficients; rows = floor(S / d_out) rows per folded output, o = ceil(t / rows)
+    outputs per expert.
+        key switches = n_in (p - 1) [expansion automorphisms] + E (t - o) [fold rotations]
+        rotations    = E (t - o)
+        pt_mults     = n_in (p - 1) [monomials] + V [constant x weight row]
+        ct_adds      = 2 n_in (p - 1) + E t (d_in - 1) + E (t - o) + E o [mask]
+        ciphertexts  = n_in + E o; rounds 2; bytes as for the other matmuls."""
+    params = params or HEParams(poly_degree)
+    p = min(pack, poly_degree)
+    values = experts * capacity * d_in
+    n_in = -(-values // p)
+    rows = params.slots // d_out
+    o = -(-capacity // rows)
+    n_out = experts * o
+    folds = experts * (capacity - o)
+    return Cost(rounds=2, rotations=folds, key_switches=n_in * (p - 1) + folds, pt_mults=n_in * (p - 1) + values,
+                ct_adds=2 * n_in * (p - 1) + experts * capacity * (d_in - 1) + folds + n_out,
+                ciphertexts=n_in + n_out, bytes_client_to_server=n_in * params.seeded_ciphertext_bytes(),
+                bytes_server_to_client=n_out * params.response_bytes())

@@ -1,5 +1,6 @@
-"""Registry entries: the HE ciphertext x plaintext matmuls -- ``bolt.matmul`` and
-``cryptomoe.batch_matmul`` (backends ``seal`` and ``sim``; same counts on both, by formula)."""
+"""Registry entries: the HE ciphertext x plaintext matmuls -- ``bolt.matmul``, ``cryptomoe.batch_matmul``
+and ``nexus.matmul`` (backends ``seal`` and ``sim``; same counts on both, by formula). ``bsgs`` applies to
+the first two, ``pack`` (values per compressed ciphertext) to NEXUS; each ignores the other's."""
 import time
 
 import numpy as np
@@ -11,12 +12,13 @@ from analysis.cost_models import he as H
 from analysis.registry import BadCase, Entry, InputSpec, exact_check, register
 from functionalities.errors import FixedPointRangeError, PublicParameterError, ShapeError
 from protocols.he.interface import HEParams
+from protocols.he import nexus as NX
 from protocols.he.matmul import he_matmul
 from protocols.he.seal_backend import SealBackend
 from simulators.he import SimBackend
 
 DEFAULTS = {"experts": 2, "capacity": 2, "d_in": 4, "d_out": 4, "poly_degree": 4096, "bsgs": False,
-            "plain_bits": 20}
+            "plain_bits": 20, "pack": 256}
 LEAK = tuple(DEFAULTS)
 
 
@@ -41,6 +43,10 @@ def validate(p, i):
     F.validate(p["experts"], p["capacity"], p["d_in"], p["d_out"], modulus(p))
     for packing in ("bolt", "batch"):       # the packed rows must fit a ciphertext
         H.matmul(p["experts"], p["capacity"], p["d_in"], p["d_out"], p["poly_degree"], p["bsgs"], packing)
+    pack = p["pack"]
+    if isinstance(pack, bool) or not isinstance(pack, int) or pack < 1 or pack & (pack - 1):
+        raise PublicParameterError(f"pack must be a power of two, got {pack!r}")
+    NX.plan(p["experts"], p["capacity"], p["d_in"], p["d_out"], p["poly_degree"] // 2, min(pack, p["poly_degree"]))
     F.validate(p["experts"], p["capacity"], p["d_in"], p["d_out"], modulus(p), i.get("A"), i.get("B"))
 
 
@@ -51,7 +57,10 @@ def runner(packing: str):
         validate(p, inputs)
         be = backend(backend_name, p, seed)
         start = time.perf_counter()
-        r = he_matmul(be, inputs["A"].numpy(), inputs["B"].numpy(), packing, p["bsgs"], seed)
+        if packing == "nexus":
+            r = NX.matmul(be, inputs["A"].numpy(), inputs["B"].numpy(), p["pack"], seed)
+        else:
+            r = he_matmul(be, inputs["A"].numpy(), inputs["B"].numpy(), packing, p["bsgs"], seed)
         out = torch.tensor(((r.client_share + r.server_share) % np.uint64(be.plain_modulus)).astype(np.int64))
         return RealRun(out, r.meter, time.perf_counter() - start, r.counts, r.noise_budget)
     return run
@@ -65,7 +74,7 @@ def params_strategy():
     return st.fixed_dictionaries({
         "experts": st.integers(1, 4), "capacity": st.integers(1, 5), "d_in": st.integers(1, 12),
         "d_out": st.integers(1, 12), "poly_degree": st.sampled_from([4096, 8192]), "bsgs": st.booleans(),
-        "plain_bits": st.just(20)})
+        "plain_bits": st.just(20), "pack": st.sampled_from([1, 4, 32, 256])})
 
 
 def inputs_strategy(p):
@@ -86,8 +95,17 @@ BAD = [
 ]
 
 
+def nexus_params_strategy():
+    """NEXUS's expansion tree is the slow part on SEAL: N = 4096 and packs <= 32 in generic runs
+    (tests/test_he.py runs a 256-value pack at N = 8192 once)."""
+    return params_strategy().map(lambda p: {**p, "poly_degree": 4096}).flatmap(
+        lambda p: st.sampled_from([1, 4, 32]).map(lambda k: {**p, "pack": k}))
+
+
 def _entry(name: str, packing: str, summary: str, doc: str) -> Entry:
     def cost(p):
+        if packing == "nexus":
+            return H.nexus(p["experts"], p["capacity"], p["d_in"], p["d_out"], p["poly_degree"], p["pack"], he_params(p))
         return H.matmul(p["experts"], p["capacity"], p["d_in"], p["d_out"], p["poly_degree"], p["bsgs"], packing,
                         he_params(p))
     return Entry(
@@ -97,7 +115,8 @@ def _entry(name: str, packing: str, summary: str, doc: str) -> Entry:
         input_specs=lambda p: [InputSpec("A", 0, (p["experts"], p["capacity"], p["d_in"]), integer=True),
                                InputSpec("B", 1, (p["experts"], p["d_in"], p["d_out"]), integer=True)],
         defaults=dict(DEFAULTS), costs={"seal": cost, "sim": cost},
-        params_strategy=params_strategy, inputs_strategy=inputs_strategy,
+        params_strategy=nexus_params_strategy if packing == "nexus" else params_strategy,
+        inputs_strategy=inputs_strategy,
         check=lambda ideal, real, p, i: exact_check(ideal, real, p, i, 0.0), error_bound=lambda p: 0.0,
         leakage=LEAK, doc=doc, bad_cases=BAD)
 
@@ -106,4 +125,7 @@ register(_entry("bolt.matmul", "bolt", "BOLT column packing per expert, block-di
                 "docs/protocols/he_matmul.md"))
 register(_entry("cryptomoe.batch_matmul", "batch",
                 "CryptoMoE batch packing: all experts' rows in one ciphertext, per-row weights (+ BSGS)",
+                "docs/protocols/he_matmul.md"))
+register(_entry("nexus.matmul", "nexus",
+                "NEXUS per expert: coefficient-packed inputs, automorphism expansion, slot products, folding",
                 "docs/protocols/he_matmul.md"))

@@ -139,6 +139,26 @@ class HEBackend:
     def rotate(self, a, step: int):
         raise NotImplementedError
 
+    # -- coefficient encoding (NEXUS): a ciphertext of a polynomial's coefficients ----------------------
+    def encrypt_coeffs(self, coeffs: np.ndarray):
+        """Encrypt up to N coefficients mod t (coefficient encoding, no batching)."""
+        raise NotImplementedError
+
+    def apply_galois(self, a, element: int):
+        """The automorphism x -> x^element (one key switch)."""
+        raise NotImplementedError
+
+    def multiply_monomial(self, a, power: int):
+        """Times x^power (negacyclic: x^N = -1), a plaintext multiplication."""
+        raise NotImplementedError
+
+    def sub(self, a, b):
+        raise NotImplementedError
+
+    def prepare_galois(self, elements: set[int], steps: set[int]) -> None:
+        """Keys for exactly these automorphism elements and row-rotation steps."""
+        raise NotImplementedError
+
     def noise_budget(self, ct) -> int | None:
         """Remaining invariant noise budget in bits (SEAL); ``None`` on the simulator."""
         return None

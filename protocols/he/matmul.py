@@ -25,6 +25,34 @@ from protocols.runtime.meter import Meter, PartyMeter
 PACKINGS = ("bolt", "batch")
 
 
+def respond(be: HEBackend, outs: list, rng) -> tuple[list, list]:
+    """The server's HE -> shares step: add a fresh uniform mask to every output (add_plain each);
+    returns the masked ciphertexts and the masks (the server's share is minus the mask)."""
+    t_mod = be.plain_modulus
+    masks = [rng.integers(0, t_mod, be.params.slots, dtype=np.uint64) for _ in outs]
+    return [be.add_plain(o, m) for o, m in zip(outs, masks)], masks
+
+
+def account(be: HEBackend, n_in: int, n_out: int, client: PartyMeter, server: PartyMeter, input_bytes: int) -> None:
+    """Record the two messages: n_in input ciphertexts (round 1) and n_out masked answers (round 2)."""
+    for _ in range(n_in):
+        client.on_send("server", input_bytes)
+    server.on_recv("client", 0, 1)
+    for _ in range(n_out):
+        server.on_send("client", be.params.response_bytes())
+    client.on_recv("server", 0, 2)
+
+
+def finish(be: HEBackend, n_in: int, n_out: int, client: PartyMeter, server: PartyMeter, noise: list):
+    """Counts dict and minimum noise budget of a finished run."""
+    counts = {k: getattr(be.counts, k) for k in ("rotations", "pt_mults", "ct_adds", "key_switches")}
+    counts["ciphertexts"] = n_in + n_out
+    counts["ciphertexts_in"], counts["ciphertexts_out"] = n_in, n_out
+    counts["ops"] = tuple(be.counts.ops)
+    budgets = [n for n in noise if n is not None]
+    return Meter([client, server]), counts, (min(budgets) if budgets else None)
+
+
 @dataclass
 class HEMatmulRun:
     """Shares (E, t, d_out) mod t of each party, the Meter (messages), op counts, ciphertexts, noise."""
@@ -76,18 +104,11 @@ def he_matmul(be: HEBackend, A: np.ndarray, B: np.ndarray, packing: str, bsgs: b
             packed, rows_e = _rows(A, members, capacity, lay.rows)
             sent.append((members, lay, rows_e, [be.encrypt(v) for v in pack_inputs(packed, lay)]))
         n_in = sum(len(cts) for *_, cts in sent)
-        for _ in range(n_in):
-            client.on_send("server", be.params.seeded_ciphertext_bytes())
-        server.on_recv("client", 0, 1)
         for members, lay, rows_e, cts in sent:                      # 2. server: product and mask
-            outs = matmul(be, cts, B, rows_e, lay, bsgs)
-            masks = [rng.integers(0, int(t_mod), lay.slots, dtype=np.uint64) for _ in outs]
-            outs = [be.add_plain(o, m) for o, m in zip(outs, masks)]
+            outs, masks = respond(be, matmul(be, cts, B, rows_e, lay, bsgs), rng)
             replies.append((members, lay, outs, masks))
         n_out = sum(len(o) for _, _, o, _ in replies)
-        for _ in range(n_out):
-            server.on_send("client", be.params.response_bytes())
-        client.on_recv("server", 0, 2)
+        account(be, n_in, n_out, client, server, be.params.seeded_ciphertext_bytes())
         for members, lay, outs, masks in replies:                    # 4. client decrypts
             noise += [be.noise_budget(o) for o in outs]
             got = unpack_outputs([be.decrypt(o) for o in outs], lay)
@@ -96,9 +117,5 @@ def he_matmul(be: HEBackend, A: np.ndarray, B: np.ndarray, packing: str, bsgs: b
             for pos, e in enumerate(members):
                 c_share[e] = got[pos * t_hat:pos * t_hat + capacity]
                 s_share[e] = neg[pos * t_hat:pos * t_hat + capacity]
-    counts = {k: getattr(be.counts, k) for k in ("rotations", "pt_mults", "ct_adds", "key_switches")}
-    counts["ciphertexts"] = n_in + n_out
-    counts["ciphertexts_in"], counts["ciphertexts_out"] = n_in, n_out
-    counts["ops"] = tuple(be.counts.ops)
-    budgets = [n for n in noise if n is not None]
-    return HEMatmulRun(c_share, s_share, Meter([client, server]), counts, min(budgets) if budgets else None)
+    meter, counts, budget = finish(be, n_in, n_out, client, server, noise)
+    return HEMatmulRun(c_share, s_share, meter, counts, budget)

@@ -100,5 +100,47 @@ class SealBackend(HEBackend):
             raise KeyError(f"no rotation key for step {step}: {exc}") from exc
         return out
 
+    def prepare_galois(self, elements, steps):
+        n = self.params.poly_degree
+        elts = sorted(set(elements) | {pow(3, s % self.params.slots, 2 * n) for s in steps if s % self.params.slots})
+        self.galois = seal.GaloisKeys()
+        if elts:
+            self.keygen.create_galois_keys(elts, self.galois)
+
+    @staticmethod
+    def _poly(coeffs) -> "seal.Plaintext":
+        terms = [f"{int(c):X}x^{k}" if k else f"{int(c):X}" for k, c in enumerate(coeffs) if int(c)]
+        return seal.Plaintext(" + ".join(reversed(terms)) or "0")
+
+    def encrypt_coeffs(self, coeffs):
+        self.counts.record("encrypt", encryptions=1)
+        ct = seal.Ciphertext()
+        self.encryptor.encrypt(self._poly(np.asarray(coeffs, dtype=np.uint64) % np.uint64(self._t)), ct)
+        return ct
+
+    def apply_galois(self, a, element):
+        self.counts.record(f"galois{element}", key_switches=1)
+        out = seal.Ciphertext()
+        self.evaluator.apply_galois(a, element, self.galois, out)
+        return out
+
+    def multiply_monomial(self, a, power):
+        self.counts.record("multiply_monomial", pt_mults=1)
+        n = self.params.poly_degree
+        p = power % (2 * n)
+        out = seal.Ciphertext()
+        # x^p for p >= N is -x^(p-N): multiply by the coefficient-1 monomial and negate (a plaintext
+        # coefficient t - 1 would multiply the noise by ~t)
+        self.evaluator.multiply_plain(a, self._poly([0] * (p % n) + [1]), out)
+        if p >= n:
+            self.evaluator.negate_inplace(out)
+        return out
+
+    def sub(self, a, b):
+        self.counts.record("sub", ct_adds=1)
+        out = seal.Ciphertext()
+        self.evaluator.sub(a, b, out)
+        return out
+
     def noise_budget(self, ct) -> int:
         return self.decryptor.invariant_noise_budget(ct)
