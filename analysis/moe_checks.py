@@ -12,7 +12,9 @@ Error of one expert (ULP = 2^-16, X = 1 the input range, w = 0.5 the weight rang
              + 0.00106 (CrypTen's exp, 8 squarings) + 64 ULP (truncations)
     eps_silu = H eps_sig + 4 ULP;   eps_prod = H (2 ULP + eps_silu) + 2 ULP
     eps_expert = f w eps_prod + 2 ULP
-The layer weights the experts by scores that sum to <= 1 per token, plus one truncation per expert
+The layer weights the experts by scores that sum to <= 1 per token (the real W may exceed that by the
+gate's small approximation error: a second-order term, covered by the slack of the bound), plus one
+truncation per expert
 (and, balanced, up to t padding rows per expert): ``layer_bound = eps_expert + 2 E (t + 1) ULP``.
 """
 from __future__ import annotations

@@ -598,7 +598,7 @@ def gate(tokens: int, hidden: int, experts: int, top_k: int) -> Cost:
     return (matmul(m, d, e).labelled("logits")
             + topk_op(m, e, k).labelled("topk")
             + softmax(m, e).labelled("softmax")
-            + mul(m * k * e).labelled("select"))
+            + mux_bits(m * k * e, m * e, m * k * e).labelled("select"))   # one-hot bits x scores
 
 
 # --------------------------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ def cryptomoe_combine(B: ModuleType, m: int, d: int, E: int, t: int, variant: st
     """Algorithm 2. ``scores_first``: R = O^T * S' (E m t by E t) then R y (batched);
     ``outputs_first``: y * S' (E t d by E t) then O^T y'. Difference: E t (m - d) elements each way."""
     if variant == "scores_first":
-        return (B.mul(E * m * t, E * t, E * m * t).labelled("scale")
+        return (B.mux_bits(E * m * t, E * t, E * m * t).labelled("scale")      # O is 0/1: no truncation
                 + B.bmm(E, m, t, d).labelled("combine_matmul"))
     if variant == "outputs_first":
         return (B.mul(E * t * d, E * t, E * t * d).labelled("scale")

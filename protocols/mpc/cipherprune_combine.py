@@ -6,8 +6,8 @@ Inputs [y] (E, t, d), the dispatch's kept scores [S'] (E, t) and its swap bits.
    stored bits (one multiplexer of E p by E p d per time step): row c now holds candidate c's output;
 3. each token sums its k candidate rows over the experts (local).
 Cost: the same number of multiplexers as the dispatch on d-wide rows, no comparisons; rounds
-1 + (k m + t - 2). Error: the one truncation, < 2 ULP per (expert, row) summed over <= E k rows per
-token... bounded by 2 E k ULP. Leakage: m, d, E, k, t.
+1 + (k m - 2 + min(t, k m - 1)). Error: one truncation (< 2 ULP) per scaled row, and a token sums at most
+E k rows: < 2 E k ULP. Leakage: m, d, E, k, t.
 """
 from __future__ import annotations
 

@@ -10,8 +10,9 @@ score travels with its token):
 3. ``onehot``          -- O_e = onehot(T_e, m) from the carried token indices (to realise the same
    functionality as CryptoMoE: X, O, S').
 Outputs X (E, t, d), O (E, t, m), S' (E, t) and the swap bits (for the combine). Exact (no truncation).
-Cost: sum_{i < t} (k m - 1 - i) ~ t k m compare-and-swaps per expert, each moving d + 2 elements:
-O(E k m t d) communication, 9 (k m + t - 2) rounds for the network. Leakage: m, d, E, k, t.
+Cost: sum_{i < P} (k m - 1 - i) ~ t k m compare-and-swaps per expert (P = min(t, k m - 1) passes), each
+moving d + 2 elements: O(E k m t d) communication, 9 (k m - 2 + P) rounds for the network.
+Leakage: m, d, E, k, t.
 """
 from __future__ import annotations
 

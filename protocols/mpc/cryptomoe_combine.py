@@ -10,8 +10,9 @@
 Both take 2 rounds; they differ by E t (m - d) elements each way, so ``variant="auto"`` (the default)
 takes ``scores_first`` when m <= d -- the prefill regime of every target model (m = 128 < d = 2048) --
 and ``outputs_first`` otherwise. The choice depends on public sizes only.
-Error: each (expert, token) sum is truncated once (< 2 ULP), padding rows add 0 +- 2 ULP in
-``outputs_first``: |y - ideal| < 2 E (t + 1) ULP.
+Error: ``scores_first`` truncates each (expert, token) sum once: < 2 E ULP per token. ``outputs_first``
+truncates every scaled row (< 2 ULP each) and a token may collect up to t rows of one expert (itself or
+padding): < 2 E t ULP. Both are within |y - ideal| < 2 E (t + 1) ULP.
 """
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ All experts at once, inputs [x] (m, d), [K], [W] (m, k), candidates flattened c 
 6. ``dispatch_matmul`` -- X_e = O_e x, one Beaver matmul batched over the experts (O is an integer: no
                  truncation, so X is exact).
 Outputs X (E, t, d), O (E, t, m), S' (E, t), all shared; nothing is opened. Leakage: m, d, E, k, t.
-Communication O(E k m log(k m) t + E t m) besides the one matmul, whose cost is O(E t m + m d).
+Communication O(E k m log(k m) min(t, log(k m)) + E t m) besides the one matmul, O(E t m + m d).
 """
 from __future__ import annotations
 
