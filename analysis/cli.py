@@ -158,6 +158,9 @@ def cmd_costs(args) -> int:
     cost = entry.cost(backend, params)
     obj = {"protocol": entry.name, "backend": backend, "params": params, "total": cost.to_dict(),
            "steps": cost.steps_list()}
+    if args.measure:
+        obj["measured"] = _measure(entry, backend, params)
+        obj["model_equals_measured"] = all(obj["measured"][k] == obj["total"][k] for k in obj["measured"])
     if args.json:
         _print_json(obj)
         return 0
@@ -167,7 +170,33 @@ def cmd_costs(args) -> int:
     table = pd.DataFrame([{"step": "total", **obj["total"]}] + obj["steps"])
     cols = ["step"] + [c for c in table.columns if c != "step" and table[c].any()]
     print(table[cols].to_string(index=False))
-    return 0
+    if args.measure:
+        print("measured:", obj["measured"], "equal to the model" if obj["model_equals_measured"] else "DIFFERS")
+    return 0 if obj.get("model_equals_measured", True) else 1
+
+
+def _measure(entry, backend: str, params: dict) -> dict:
+    """Run the protocol on zero inputs and return the measured metrics the model is compared on.
+
+    HE entries on ``sim`` run the count-only simulator (any size, seconds); MPC entries run CrypTen."""
+    import time
+
+    import torch
+
+    from analysis import harness
+
+    zeros = {s.name: torch.zeros(s.shape, dtype=torch.long if s.integer else torch.float64)
+             for s in entry.input_specs(params)}
+    start = time.perf_counter()
+    if entry.runner is not None:
+        run = entry.runner(params, zeros, "sim-count" if backend == "sim" else backend, 0)
+        metrics = harness.HE_COMPARED
+    else:
+        run = harness.run_real(entry, params, zeros, timeout=600)
+        metrics = harness.COMPARED
+    got = harness.measured(run)
+    print(f"measured in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    return {m: int(got[m]) for m in metrics}
 
 
 # -- verify ------------------------------------------------------------------------------------------
@@ -256,6 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--backend", help="crypten | cheetah (MPC); seal | sim (HE)")
     c.add_argument("--set", nargs="+", action="extend", metavar="KEY=VALUE")
     c.add_argument("--json", action="store_true")
+    c.add_argument("--measure", action="store_true",
+                   help="also run the protocol (HE on sim: the count-only simulator, any size) and compare")
     c.set_defaults(func=cmd_costs)
     v = sub.add_parser("verify", help="ideal vs real on Hypothesis-drawn inputs; exit 1 on any failure")
     v.add_argument("names", nargs="*")

@@ -2,6 +2,10 @@
 
 It runs the same protocol code as SEAL, gives identical outputs (mod t) and identical operation counts
 (tested), and makes paper-scale sizes cheap. A rotation must use a prepared step, as on SEAL.
+
+``count_only=True`` runs the protocol code without computing any slot value (plaintexts are passed
+lazily and never built): the operation counts of paper-scale runs (millions of plaintext products) in
+seconds; outputs are then meaningless zeros.
 """
 from __future__ import annotations
 
@@ -19,10 +23,40 @@ class SimBackend(HEBackend):
 
     name = "sim"
 
-    def __init__(self, params: HEParams, seed: int = 0, plain_modulus: int | None = None) -> None:
+    def __init__(self, params: HEParams, seed: int = 0, plain_modulus: int | None = None,
+                 count_only: bool = False) -> None:
         super().__init__(params, seed)
         self._t = plain_modulus or _PRIMES[params.plain_bits]
         self._steps: set[int] = set()
+        self.count_only = count_only
+        if count_only:
+            self._install_counting()
+
+    def _install_counting(self) -> None:
+        """Replace every value computation by a count (same op records as the full simulator)."""
+        zero = np.zeros(self.params.slots, dtype=np.uint64)
+        token = ("ciphertext",)            # stands for every ciphertext (never None: None means "empty")
+
+        def rec(op, **inc):
+            self.counts.record(op, **inc)
+            return token
+
+        def rotate(a, step):
+            s = step % self.params.slots
+            if s not in self._steps:
+                raise KeyError(f"no rotation key for step {step}")
+            return rec(f"rotate{s}", rotations=1, key_switches=1)
+
+        self.encrypt = lambda values: rec("encrypt", encryptions=1)
+        self.encrypt_coeffs = lambda coeffs: rec("encrypt", encryptions=1)
+        self.decrypt = lambda ct: (rec("decrypt", decryptions=1), zero)[1]
+        self.add = lambda a, b: rec("add", ct_adds=1)
+        self.sub = lambda a, b: rec("sub", ct_adds=1)
+        self.add_plain = lambda a, values: rec("add_plain", ct_adds=1)
+        self.multiply_plain = lambda a, values: rec("multiply_plain", pt_mults=1)
+        self.multiply_monomial = lambda a, power: rec("multiply_monomial", pt_mults=1)
+        self.apply_galois = lambda a, element: rec(f"galois{element}", key_switches=1)
+        self.rotate = rotate
 
     @property
     def plain_modulus(self) -> int:

@@ -152,3 +152,15 @@ def test_nexus_does_not_amortise_per_expert():
     """Applied per expert NEXUS pays a key switch per packed value; batch packing pays far fewer."""
     p = dict(experts=64, capacity=32, d_in=2048, d_out=2048, poly_degree=8192)
     assert H.nexus(**p, pack=8192).key_switches > 10 * H.matmul(**p, bsgs=True, packing="batch").key_switches
+
+
+def test_costs_measure_runs_the_count_only_simulator(capsys):
+    """`privmoe costs NAME --backend sim --measure` runs the protocol (no values) beside the formula."""
+    import json
+
+    for name in ("bolt.matmul", "cryptomoe.batch_matmul", "nexus.matmul"):
+        code = main(["costs", name, "--backend", "sim", "--set", "experts=8 capacity=16 d_in=256 d_out=128",
+                     "poly_degree=8192", "bsgs=true", "--measure", "--json"])
+        obj = json.loads(capsys.readouterr().out)
+        assert code == 0 and obj["model_equals_measured"], obj
+        assert obj["measured"]["pt_mults"] == obj["total"]["pt_mults"] > 0

@@ -164,7 +164,10 @@ class HEBackend:
         return None
 
     def _row(self, values: np.ndarray) -> np.ndarray:
-        """A full BFV slot vector: the ``slots`` values in row 0, mirrored in row 1."""
+        """A full BFV slot vector: the ``slots`` values in row 0, mirrored in row 1. ``values`` may be a
+        zero-argument callable (built only when a backend needs the numbers)."""
+        if callable(values):
+            values = values()
         v = np.asarray(values, dtype=np.uint64) % np.uint64(self.plain_modulus)
         if v.shape != (self.params.slots,):
             raise ValueError(f"expected {self.params.slots} slot values, got shape {v.shape}")

@@ -65,6 +65,13 @@ def expand(be: HEBackend, ct, pack: int) -> list:
     return cts
 
 
+def _row(weights: np.ndarray, slots: int) -> np.ndarray:
+    """A weight row in the first d_out slots, zeros after."""
+    w = np.zeros(slots, dtype=np.uint64)
+    w[: len(weights)] = weights
+    return w
+
+
 def matmul(be: HEBackend, A: np.ndarray, B: np.ndarray, pack: int = 256, seed: int = 0) -> HEMatmulRun:
     """A (E, t, d_in), B (E, d_in, d_out) mod t -> shares of every A_e B_e."""
     experts, capacity, d_in = A.shape
@@ -92,9 +99,7 @@ def matmul(be: HEBackend, A: np.ndarray, B: np.ndarray, pack: int = 256, seed: i
             for i in range(capacity):                                                           # 3.
                 acc = None
                 for j in range(d_in):
-                    w = np.zeros(slots, dtype=np.uint64)
-                    w[:d_out] = B[e, j]
-                    prod = be.multiply_plain(value_ct(e, i, j), w)
+                    prod = be.multiply_plain(value_ct(e, i, j), lambda e=e, j=j: _row(B[e, j], slots))
                     acc = prod if acc is None else be.add(acc, prod)
                 row_cts.append(acc)
             for q in range(per_expert):                                                         # 4.

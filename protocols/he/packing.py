@@ -130,7 +130,8 @@ def matmul(be, cts: list, B: np.ndarray, expert_of_row: np.ndarray, layout: Layo
             acc = None
             for i in range(len(cts)):
                 for r in layout.shifts(i, q):
-                    prod = be.multiply_plain(rotated[i, r], diagonal(B, expert_of_row, layout, i, r, q))
+                    prod = be.multiply_plain(rotated[i, r],
+                                             lambda i=i, r=r, q=q: diagonal(B, expert_of_row, layout, i, r, q))
                     acc = prod if acc is None else be.add(acc, prod)
             outs.append(acc)
         return outs
@@ -151,7 +152,8 @@ def matmul(be, cts: list, B: np.ndarray, expert_of_row: np.ndarray, layout: Layo
                     if r >= c or r not in needed:
                         continue
                     # pre-rotate the plaintext right by g b R so that rotating the sum left restores it
-                    p = np.roll(diagonal(B, expert_of_row, layout, i, r, q), g * b * R)
+                    p = (lambda i=i, r=r, q=q, g=g:
+                         np.roll(diagonal(B, expert_of_row, layout, i, r, q), g * b * R))
                     prod = be.multiply_plain(babies[i, u], p)
                     part = prod if part is None else be.add(part, prod)
             if part is None:

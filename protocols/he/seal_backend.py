@@ -92,6 +92,7 @@ class SealBackend(HEBackend):
         ciphertext and throw; a fresh public-key encryption of zero stands in, counted as the product."""
         self.counts.record("multiply_plain", pt_mults=1)
         out = seal.Ciphertext()
+        values = values() if callable(values) else values
         if not np.any(np.asarray(values) % self._t):
             self.encryptor.encrypt_zero(out)
             return out
