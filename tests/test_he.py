@@ -81,11 +81,11 @@ def test_client_share_is_masked():
 def test_rotation_keys_exist_only_for_prepared_steps():
     """One rotation = one key switch: an unprepared step is refused, never decomposed."""
     be = SealBackend(HEParams(4096))
-    be.prepare({4})
+    be.prepare({4, 2})
     ct = be.encrypt(np.arange(2048))
     assert list(be.decrypt(be.rotate(ct, 4))[:3]) == [4, 5, 6]
     with pytest.raises(KeyError):
-        be.rotate(ct, 3)
+        be.rotate(ct, 6)          # SEAL could compose 4 + 2 (two key switches): refused
     sim = SimBackend(HEParams(4096))
     sim.prepare({4})
     with pytest.raises(KeyError):

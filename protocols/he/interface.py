@@ -55,6 +55,8 @@ class HEParams:
             raise PublicParameterError(f"poly_degree must be a power of two >= 8, got {n}")
         if self.coeff_bits is None:
             object.__setattr__(self, "coeff_bits", default_coeff_bits(n))
+        if self.response_primes is None and n == 8192:
+            object.__setattr__(self, "response_primes", 2)    # answers at {59, 55} (PROTOCOLS.md §10)
 
     @property
     def secure(self) -> bool:
@@ -158,6 +160,10 @@ class HEBackend:
     def prepare_galois(self, elements: set[int], steps: set[int]) -> None:
         """Keys for exactly these automorphism elements and row-rotation steps."""
         raise NotImplementedError
+
+    def switch_down(self, ct):
+        """Modulus-switch an answer down to ``params.response_primes`` (SEAL); no-op on the simulator."""
+        return ct
 
     def noise_budget(self, ct) -> int | None:
         """Remaining invariant noise budget in bits (SEAL); ``None`` on the simulator."""

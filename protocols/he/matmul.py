@@ -30,7 +30,7 @@ def respond(be: HEBackend, outs: list, rng) -> tuple[list, list]:
     returns the masked ciphertexts and the masks (the server's share is minus the mask)."""
     t_mod = be.plain_modulus
     masks = [rng.integers(0, t_mod, be.params.slots, dtype=np.uint64) for _ in outs]
-    return [be.add_plain(o, m) for o, m in zip(outs, masks)], masks
+    return [be.switch_down(be.add_plain(o, m)) for o, m in zip(outs, masks)], masks
 
 
 def account(be: HEBackend, n_in: int, n_out: int, client: PartyMeter, server: PartyMeter, input_bytes: int) -> None:

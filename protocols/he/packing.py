@@ -10,12 +10,15 @@ Product (the diagonal method on blocks): with rot(v, s)[x] = v[x + s],
     out_q = sum_i sum_r rot(in_i, r R) * P_{i,r,q},   P_{i,r,q}[block j, row rho] = B_{e(rho)}[i c + (j+r) mod c, q c + j]
 Block j of rot(in_i, r R) holds input column i c + (j + r) mod c. Only shifts r that pair a valid input
 column (a_i = columns in ct i) with a used output block (b_q = columns in ct q) are needed:
-{(x - j) mod c : x < a_i, j < b_q}, min(c, a_i + b_q - 1) of them. All-zero plaintexts are skipped.
+{(x - j) mod c : x < a_i, j < b_q}, min(c, a_i + b_q - 1) of them; the other shifts are never computed.
+(A diagonal that is zero only because the server's weights are zero is still multiplied: the count
+must not depend on the weights.)
 
 * plain: rotations sum_i (min(c, a_i + b_max - 1) - 1) (each rotated input reused for every output);
 * ``bsgs``: r = g b + u (baby u < b, giant g < ceil(c / b)); baby rotations of each input, products with
   pre-rotated plaintexts, one giant rotation per non-empty group g >= 1 of each output:
-  rotations n_in (b - 1) + sum_q (#non-empty groups g >= 1). b = the power of two nearest sqrt(c).
+  rotations n_in (b - 1) + sum_q (#non-empty groups g >= 1). b = 2^round(log2(c) / 2) (Python rounds
+  halves to even: c = 8 gives 4). Every baby step is taken, so on narrow matrices BSGS can cost more.
 pt_mults = sum_{i,q} min(c, a_i + b_q - 1) and ct_adds = sum_q (products_q - 1) in both.
 """
 from __future__ import annotations
@@ -68,7 +71,7 @@ class Layout:
         return sorted({(x - j) % c for x in range(a) for j in range(b)}) if a + b - 1 < c else list(range(c))
 
     def baby(self) -> int:
-        """BSGS baby-step count: the power of two nearest sqrt(c)."""
+        """BSGS baby-step count: 2^round(log2(c) / 2)."""
         return 1 << round(math.log2(self.blocks) / 2)
 
 

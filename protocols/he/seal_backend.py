@@ -35,6 +35,7 @@ class SealBackend(HEBackend):
         pk = seal.PublicKey()
         self.keygen.create_public_key(pk)
         self.encryptor = seal.Encryptor(self.ctx, pk)
+        self.encryptor.set_secret_key(self.keygen.secret_key())   # the client's inputs: symmetric, seedable
         self.decryptor = seal.Decryptor(self.ctx, self.keygen.secret_key())
         self.evaluator = seal.Evaluator(self.ctx)
         self.encoder = seal.BatchEncoder(self.ctx)
@@ -52,6 +53,7 @@ class SealBackend(HEBackend):
         self.keygen_seconds += time.perf_counter() - start
 
     def _prepare(self, steps):
+        self._steps = {s % self.params.slots for s in steps if s % self.params.slots}
         n = self.params.poly_degree
         elts = sorted({pow(3, s % self.params.slots, 2 * n) for s in steps if s % self.params.slots})
         self.galois = seal.GaloisKeys()
@@ -64,9 +66,11 @@ class SealBackend(HEBackend):
         return pt
 
     def encrypt(self, values):
+        """The client encrypts with its SECRET key (symmetric): the second polynomial is pseudo-random from
+        a seed, so the ciphertext travels as N L 8 + 64 bytes (``HEParams.seeded_ciphertext_bytes``)."""
         self.counts.record("encrypt", encryptions=1)
         ct = seal.Ciphertext()
-        self.encryptor.encrypt(self.encode(values), ct)
+        self.encryptor.encrypt_symmetric(self.encode(values), ct)
         return ct
 
     def decrypt(self, ct):
@@ -101,6 +105,9 @@ class SealBackend(HEBackend):
 
     def rotate(self, a, step):
         s = step % self.params.slots
+        if s not in getattr(self, "_steps", set()):
+            # SEAL would quietly compose the step from other keys (several key switches): refuse instead
+            raise KeyError(f"no rotation key for step {step} (prepared: {sorted(getattr(self, '_steps', []))})")
         self.counts.record(f"rotate{s}", rotations=1, key_switches=1)
         out = seal.Ciphertext()
         try:
@@ -115,6 +122,7 @@ class SealBackend(HEBackend):
         self.keygen_seconds += time.perf_counter() - start
 
     def _prepare_galois(self, elements, steps):
+        self._steps = {s % self.params.slots for s in steps if s % self.params.slots}
         n = self.params.poly_degree
         elts = sorted(set(elements) | {pow(3, s % self.params.slots, 2 * n) for s in steps if s % self.params.slots})
         self.galois = seal.GaloisKeys()
@@ -129,7 +137,7 @@ class SealBackend(HEBackend):
     def encrypt_coeffs(self, coeffs):
         self.counts.record("encrypt", encryptions=1)
         ct = seal.Ciphertext()
-        self.encryptor.encrypt(self._poly(np.asarray(coeffs, dtype=np.uint64) % np.uint64(self._t)), ct)
+        self.encryptor.encrypt_symmetric(self._poly(np.asarray(coeffs, dtype=np.uint64) % np.uint64(self._t)), ct)
         return ct
 
     def apply_galois(self, a, element):
@@ -155,6 +163,13 @@ class SealBackend(HEBackend):
         out = seal.Ciphertext()
         self.evaluator.sub(a, b, out)
         return out
+
+    def switch_down(self, ct):
+        """Drop coefficient primes before answering, down to ``params.response_primes``."""
+        want = self.params.response_primes
+        while want is not None and ct.coeff_modulus_size() > want:
+            self.evaluator.mod_switch_to_next_inplace(ct)
+        return ct
 
     def noise_budget(self, ct) -> int:
         return self.decryptor.invariant_noise_budget(ct)

@@ -139,3 +139,11 @@ def bitonic_sort(keys: MPCTensor, payload: MPCTensor) -> tuple[MPCTensor, MPCTen
         p[:, lo_t] += delta[..., 1:]
         p[:, hi_t] -= delta[..., 1:]
     return from_ring(k), from_ring(p)
+
+
+def bits_times_public(bits: MPCTensor, matrix: torch.Tensor) -> MPCTensor:
+    """Shared integers (scale 1, e.g. a one-hot) times a PUBLIC real matrix: local, exact up to the
+    fixed-point encoding of the matrix (CrypTen would encode the matrix at the bits' scale, 1)."""
+    from functionalities.fixed_point import FRAC_BITS, encode
+
+    return from_ring(ring(bits).matmul(encode(matrix)), precision=FRAC_BITS)
