@@ -30,7 +30,7 @@ def _party_fn(party: Party, payload: tuple[str, Params, Inputs]) -> Any:
     entry.validate(params, own)
     shared = {s.name: share_input(own.get(s.name) if s.owner == party.rank else None, s.owner, s.shape, s.integer)
               for s in entry.input_specs(params)}
-    return held(entry.real(params, shared))
+    return held(entry.real(params, shared, own) if entry.plain_inputs else entry.real(params, shared))
 
 
 @dataclass

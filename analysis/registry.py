@@ -78,6 +78,9 @@ class Entry:
     #: runs the real protocol itself: (params, inputs, backend, seed) -> harness.RealRun; None = the
     #: two-party MPC runtime. HE protocols bring one (their backends are ``seal`` and ``sim``).
     runner: Callable[..., Any] | None = None
+    #: the real protocol also needs the party's own PLAINTEXT inputs (e.g. SecMoE's server computes on
+    #: its weights under HE): called as real(params, shared, own_inputs)
+    plain_inputs: bool = False
 
     @property
     def backends(self) -> list[str]:

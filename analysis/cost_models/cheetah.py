@@ -675,3 +675,8 @@ def mux_bits(n_bits: int, n_data: int, n_out: int | None = None) -> Cost:
     """Multiply shared bits by shared values (n_out results): Cheetah's OT-based select per result
     (``mux``), not a fixed-point product (a bit needs no truncation)."""
     return mux(max(n_bits, n_data) if n_out is None else n_out)
+
+
+def eq_binary(n: int) -> Cost:
+    """Equalities with boolean output: the calibrated equality (its B2A share is small)."""
+    return equal_zero(n)

@@ -171,3 +171,9 @@ def mux_bits(n_bits: int, n_data: int, n_out: int | None = None) -> Cost:
     """Multiply n_bits shared bits by n_data shared values (either may be broadcast; n_out results):
     on CrypTen, a Beaver product with no truncation."""
     return mul(n_bits, n_data, max(n_bits, n_data) if n_out is None else n_out)
+
+
+def eq_binary(n: int) -> Cost:
+    """n equalities left in the binary domain (XOR shares, no B2A): the 6-level AND tree only,
+    6 rounds, 12 n elements each way, 6 n offline."""
+    return Cost.symmetric(6, B * 12 * n, B * 6 * n)

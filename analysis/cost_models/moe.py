@@ -106,3 +106,49 @@ def dense_moe(B: ModuleType, m: int, d: int, f: int, E: int, k: int) -> Cost:
             + B.mux_bits(m * k * E, m * k, m * k * E).labelled("weights")
             + expert_ffn(B, E, m, d, f, False).labelled("experts")
             + B.mul(E * m * d, E * m, E * m * d).labelled("combine"))
+
+
+def piecewise_select(B: ModuleType, n: int, breakpoints: int) -> Cost:
+    """SecMoE select-then-compute: ``compare`` (n (P+1) comparisons), coefficient fetch (public: free),
+    ``square`` (n), ``evaluate`` (a1 x and a2 x^2: one product of 2n by 2n)."""
+    return (B.lt(n * breakpoints).labelled("compare") + B.square(n).labelled("square")
+            + B.mul(2 * n, 2 * n, 2 * n).labelled("evaluate"))
+
+
+def piecewise_all(B: ModuleType, n: int, breakpoints: int) -> Cost:
+    """Baseline: ``compare``, ``square``, every piece's value (public coefficients: free), ``mux`` of the
+    n (P+2) segment bits with the n (P+2) values."""
+    segs = n * (breakpoints + 1)
+    return (B.lt(n * breakpoints).labelled("compare") + B.square(n).labelled("square")
+            + B.mux_bits(segs, segs, segs).labelled("mux"))
+
+
+def secmoe_he_select(m: int, k: int, E: int, block: int, params) -> Cost:
+    """SecMoE's HE selection (protocols/mpc/secmoe_moe.py step 3), per (token, slot) pair p = m k:
+    G = min(E, floor(S / block)) experts per ciphertext, ch = ceil(E / G), l = ceil(log2 G).
+        inputs p ch (seeded), answers 3 p; rotations = key switches = 3 p ch l;
+        pt_mults 3 p ch; ct_adds 3 p ch (1 + l) + 3 p (ch - 1) + 3 p (masks); 2 rounds."""
+    import math
+
+    S = params.slots
+    per = min(E, S // block)
+    ch = -(-E // per)
+    lv = math.ceil(math.log2(per)) if per > 1 else 0
+    p = m * k
+    rot = 3 * p * ch * lv
+    return Cost(rounds=2, bytes_client_to_server=p * ch * params.seeded_ciphertext_bytes(),
+                bytes_server_to_client=3 * p * params.response_bytes(), rotations=rot, key_switches=rot,
+                pt_mults=3 * p * ch, ct_adds=3 * p * ch * (1 + lv) + 3 * p * (ch - 1) + 3 * p,
+                ciphertexts=p * ch + 3 * p)
+
+
+def secmoe_moe(B: ModuleType, m: int, d: int, f: int, E: int, k: int, he_params) -> Cost:
+    """gate -> binary one-hot (m k E equalities without B2A) -> HE selection -> lift (3 m k d f values,
+    two comparisons each) -> one SwiGLU per (token, slot) on the selected weights -> combine."""
+    p = m * k
+    return (B.gate(m, d, E, k).labelled("gate")
+            + B.eq_binary(p * E).labelled("onehot")
+            + secmoe_he_select(m, k, E, d * f, he_params).labelled("select")
+            + B.lt(2 * 3 * p * d * f).labelled("lift")
+            + expert_ffn(B, p, 1, d, f, True).labelled("ffn")
+            + B.mul(p * d, p, p * d).labelled("combine"))

@@ -112,3 +112,49 @@ register(Entry(
     bad_cases=layer_bad_cases(balanced=False),
     negative_control=True,
 ))
+
+
+# -- SecMoE: select-then-compute (hybrid MPC + HE) ------------------------------------------------------
+import protocols.mpc.secmoe_moe as SM  # noqa: E402
+from protocols.he.interface import HEParams  # noqa: E402
+
+
+def _secmoe_cost(B):
+    return lambda p: M.secmoe_moe(B, p["tokens"], p["hidden"], p["ffn"], p["experts"], p["top_k"],
+                                  HEParams(p["he_poly_degree"]))
+
+
+def _secmoe_validate(p, i):
+    _validate("exact")(p, i)
+    if p["he_backend"] not in ("seal", "sim"):
+        from functionalities.errors import PublicParameterError
+
+        raise PublicParameterError(f"he_backend must be seal or sim, got {p['he_backend']!r}")
+    SM.layout(p["experts"], p["hidden"] * p["ffn"], HEParams(p["he_poly_degree"]).slots)
+
+
+register(Entry(
+    name="secmoe.moe",
+    functionality="moe_layer[exact]",
+    kind="hybrid",
+    summary="SecMoE: select each (token, slot)'s expert weights under HE (B2A inside), one SwiGLU on them",
+    ideal=_ideal("exact"),
+    real=lambda p, s, own: SM.moe(s["x"], s["w_g"], s["U"], s["V"], s["D"], p["top_k"],
+                                  {"he_backend": p["he_backend"], "he_poly_degree": p["he_poly_degree"]},
+                                  own if "U" in own else None),
+    plain_inputs=True,
+    validate=_secmoe_validate,
+    input_specs=layer_specs,
+    defaults={"tokens": 4, "hidden": 4, "ffn": 4, "experts": 4, "top_k": 2, "he_backend": "seal",
+              "he_poly_degree": 4096},
+    aliases=ALIASES,
+    costs={"crypten": _secmoe_cost(crypten), "cheetah": _secmoe_cost(cheetah)},
+    params_strategy=lambda: _small_params().map(
+        lambda p: {**{k: v for k, v in p.items() if k != "capacity"}, "he_backend": "seal", "he_poly_degree": 4096}),
+    inputs_strategy=layer_inputs,
+    check=check_layer("exact"),
+    error_bound=layer_bound,
+    leakage=LEAK + ("he_poly_degree",),
+    doc="docs/protocols/secmoe.md",
+    bad_cases=layer_bad_cases(balanced=False),
+))

@@ -35,10 +35,12 @@ class RunResult:
     wall_time: float
 
 
-def _party_main(rank: int, transport: Transport, seed: int, fn: Callable, args: Any):
+def _party_main(rank: int, transport: Transport, seed: int, fn: Callable, args: Any,
+                shared: dict | None = None, mode: str = "threads"):
     party: Party | None = None
     try:
         party = setup_party(rank, transport, seed)
+        party.shared, party.mode = (shared if shared is not None else {}), mode
         set_current_party(party)
         start = time.perf_counter()
         out = fn(party, args)
@@ -67,12 +69,13 @@ def run_two_party(fn: Callable[[Party, Any], Any], args: tuple[Any, Any], *, mod
     if mode == "processes":
         return _run_processes(fn, args, seed, timeout)
     boxes = ThreadMailboxes()
+    shared: dict = {"lock": threading.Lock()}
     results: list[Any] = [None, None]
     errors: list[BaseException] = []
 
     def body(rank: int) -> None:
         try:
-            results[rank] = _party_main(rank, ThreadTransport(rank, boxes, timeout), seed, fn, args[rank])
+            results[rank] = _party_main(rank, ThreadTransport(rank, boxes, timeout), seed, fn, args[rank], shared)
         except BaseException as exc:  # noqa: BLE001 - collected and re-raised in the caller
             errors.append(exc)
 
@@ -98,7 +101,7 @@ def _process_entry(rank: int, init_method: str, seed: int, timeout: float, fn: C
     transport = None
     try:
         transport = GlooTransport(rank, init_method, timeout)
-        out, meter, wall = _party_main(rank, transport, seed, fn, args)
+        out, meter, wall = _party_main(rank, transport, seed, fn, args, None, "processes")
         # plain pickle bytes: torch's multiprocessing pickler would pass tensors as shared-memory file
         # descriptors, which vanish when this process exits before the parent reads them
         queue.put(pickle.dumps((rank, "ok", (out, meter, wall))))

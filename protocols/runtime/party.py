@@ -27,6 +27,9 @@ class Party:
     meter: PartyMeter
     provider: DealerProvider
     generators: dict = field(default_factory=dict)
+    #: per-run objects shared by the two parties IN THREAD MODE (e.g. an HE channel); {} in process mode
+    shared: dict = field(default_factory=dict)
+    mode: str = "threads"
 
     @property
     def name(self) -> str:
