@@ -27,7 +27,9 @@ def _routing(kind):
     return {**(ALL_TO_ONE if kind == "one" else SPREAD), **ex}
 
 
-@pytest.mark.parametrize("name,extra", [("cryptomoe.moe", {"capacity": 1}), ("dense.moe", {})])
+@pytest.mark.parametrize("name,extra", [("cryptomoe.moe", {"capacity": 1}), ("dense.moe", {}),
+                                        ("secmoe.moe", {"he_backend": "seal", "he_poly_degree": 4096,
+                                                        "compute": "reshared"})])
 def test_layers_hide_extreme_routings(name, extra):
     entry = registry.get(name)
     params = {**LAYER, **extra}

@@ -131,6 +131,8 @@ def secmoe_he_select(m: int, k: int, E: int, block: int, params) -> Cost:
     import math
 
     S = params.slots
+    if block > S:
+        return secmoe_he_select_large(m, k, E, block, params)
     per = min(E, S // block)
     ch = -(-E // per)
     lv = math.ceil(math.log2(per)) if per > 1 else 0
@@ -151,4 +153,50 @@ def secmoe_moe(B: ModuleType, m: int, d: int, f: int, E: int, k: int, he_params)
             + secmoe_he_select(m, k, E, d * f, he_params).labelled("select")
             + B.lt(2 * 3 * p * d * f).labelled("lift")
             + expert_ffn(B, p, 1, d, f, True).labelled("ffn")
+            + B.mul(p * d, p, p * d).labelled("combine"))
+
+
+def secmoe_he_select_large(m: int, k: int, E: int, block: int, params) -> Cost:
+    """PROJECTION ONLY (the real protocol refuses d f > S): the layout SecMoE needs when one expert's
+    d f weights span q = ceil(d f / S) ciphertexts. The client packs all p E selection bits in
+    ceil(p E / S) ciphertexts (communication independent of E up to that packing); the server broadcasts
+    each (pair, expert) bit to a full ciphertext (one unit-vector product + log2 S rotate-and-add), then
+    per weight tensor and slice multiplies and accumulates over the experts (B2A folded in, as in the small
+    layout): 3 q E products per pair. Answers: 3 q per pair. Server work grows with E and with d f."""
+    import math
+
+    S, p = params.slots, m * k
+    q = -(-block // S)
+    logs = int(math.log2(S))
+    n_in = -(-(p * E) // S)
+    rot = p * E * logs
+    return Cost(rounds=2, bytes_client_to_server=n_in * params.seeded_ciphertext_bytes(),
+                bytes_server_to_client=3 * q * p * params.response_bytes(), rotations=rot, key_switches=rot,
+                pt_mults=p * E * (1 + 3 * q), ct_adds=p * E * logs + 3 * q * p * 2 * E + 3 * q * p,
+                ciphertexts=n_in + 3 * q * p)
+
+
+def secmoe_moe_encrypted(B: ModuleType, m: int, d: int, f: int, E: int, k: int, he_params) -> Cost:
+    """PROJECTION ONLY (not implemented; the real protocol re-shares the weights): SecMoE's compute phase
+    with the selected weights kept ENCRYPTED under the client's key. Per linear layer the client sends
+    Enc(its share of the input) and the server answers the masked product (its own share times
+    Enc(W_sel) plaintext-wise, the client's share ciphertext-wise: ct x ct products, not counted here),
+    so only activations travel:
+      ``select``: the selection bits only (no weights come back);
+      ``up``:   client -> ceil(m d / S) inputs, server -> ceil(2 p f / S) answers (2 rounds);
+      ``silu``, ``gate_mul`` on shares (p f);  ``down``: ceil(p f / S) up, ceil(p d / S) back (2 rounds);
+      ``combine`` as in the re-shared variant. HE operation counts are left at 0 (communication only)."""
+    from .cost import Cost as _C
+
+    S, p = he_params.slots, m * k
+    sel = secmoe_he_select(m, k, E, d * f, he_params)
+    select = _C(rounds=1, bytes_client_to_server=sel.bytes_client_to_server)
+    up = _C(rounds=2, bytes_client_to_server=-(-m * d // S) * he_params.seeded_ciphertext_bytes(),
+            bytes_server_to_client=-(-2 * p * f // S) * he_params.response_bytes())
+    down = _C(rounds=2, bytes_client_to_server=-(-p * f // S) * he_params.seeded_ciphertext_bytes(),
+              bytes_server_to_client=-(-p * d // S) * he_params.response_bytes())
+    n = p * f
+    return (B.gate(m, d, E, k).labelled("gate") + B.eq_binary(p * E).labelled("onehot")
+            + select.labelled("select") + up.labelled("up") + B.silu(n).labelled("silu")
+            + B.mul(n, n, n).labelled("gate_mul") + down.labelled("down")
             + B.mul(p * d, p, p * d).labelled("combine"))

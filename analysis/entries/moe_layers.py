@@ -120,8 +120,21 @@ from protocols.he.interface import HEParams  # noqa: E402
 
 
 def _secmoe_cost(B):
-    return lambda p: M.secmoe_moe(B, p["tokens"], p["hidden"], p["ffn"], p["experts"], p["top_k"],
-                                  HEParams(p["he_poly_degree"]))
+    """crypten: the HE parameters of the run; cheetah: the papers' N = 8192 (PROTOCOLS.md §10)."""
+    def f(p):
+        n = p["he_poly_degree"] if B is crypten else max(8192, p["he_poly_degree"])
+        model = M.secmoe_moe if p["compute"] == "reshared" else M.secmoe_moe_encrypted
+        return model(B, p["tokens"], p["hidden"], p["ffn"], p["experts"], p["top_k"], HEParams(n))
+    return f
+
+
+def _reshared_only(p) -> bool:
+    """``compute=encrypted`` is a cost projection only: a real run refuses it."""
+    if p["compute"] != "reshared":
+        from functionalities.errors import PublicParameterError
+
+        raise PublicParameterError("compute=encrypted is a cost projection only; real runs use compute=reshared")
+    return True
 
 
 def _secmoe_validate(p, i):
@@ -130,7 +143,11 @@ def _secmoe_validate(p, i):
         from functionalities.errors import PublicParameterError
 
         raise PublicParameterError(f"he_backend must be seal or sim, got {p['he_backend']!r}")
-    SM.layout(p["experts"], p["hidden"] * p["ffn"], HEParams(p["he_poly_degree"]).slots)
+    if p["compute"] not in ("reshared", "encrypted"):
+        from functionalities.errors import PublicParameterError
+
+        raise PublicParameterError(f"compute must be reshared or encrypted, got {p['compute']!r}")
+    HEParams(p["he_poly_degree"])     # a real run also needs d * ffn <= N/2 (the protocol refuses it)
 
 
 register(Entry(
@@ -139,18 +156,19 @@ register(Entry(
     kind="hybrid",
     summary="SecMoE: select each (token, slot)'s expert weights under HE (B2A inside), one SwiGLU on them",
     ideal=_ideal("exact"),
-    real=lambda p, s, own: SM.moe(s["x"], s["w_g"], s["U"], s["V"], s["D"], p["top_k"],
+    real=lambda p, s, own: SM.moe(_reshared_only(p) and s["x"], s["w_g"], s["U"], s["V"], s["D"], p["top_k"],
                                   {"he_backend": p["he_backend"], "he_poly_degree": p["he_poly_degree"]},
                                   own if "U" in own else None),
     plain_inputs=True,
     validate=_secmoe_validate,
     input_specs=layer_specs,
     defaults={"tokens": 4, "hidden": 4, "ffn": 4, "experts": 4, "top_k": 2, "he_backend": "seal",
-              "he_poly_degree": 4096},
+              "he_poly_degree": 4096, "compute": "reshared"},
     aliases=ALIASES,
     costs={"crypten": _secmoe_cost(crypten), "cheetah": _secmoe_cost(cheetah)},
     params_strategy=lambda: _small_params().map(
-        lambda p: {**{k: v for k, v in p.items() if k != "capacity"}, "he_backend": "seal", "he_poly_degree": 4096}),
+        lambda p: {**{k: v for k, v in p.items() if k != "capacity"}, "he_backend": "seal", "he_poly_degree": 4096,
+                   "compute": "reshared"}),
     inputs_strategy=layer_inputs,
     check=check_layer("exact"),
     error_bound=layer_bound,

@@ -1,0 +1,47 @@
+"""The comparisons the report shows, as tidy tables computed from the registry's cost models.
+
+``secmoe_comparison``: at the projection scale (m = 128, d = 2048, d_ff = 1408), for E in {8, ..., 128},
+communication and modelled LAN/WAN latency (``simulators/network``, network only: no compute) of dense,
+CryptoMoE (f = 1, 2) and SecMoE -- the re-shared compute phase privmoe runs, and the encrypted one
+(projection) -- on the ``cheetah`` backend. ``activation_comparison``: piecewise vs select-then-compute.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from analysis import registry
+from simulators.network import LAN, WAN, latency
+
+
+def _row(protocol: str, label: str, experts: int, cost, **extra) -> dict:
+    return {"protocol": label, "experts": experts, "bytes": cost.bytes, "rounds": cost.rounds,
+            "lan_s": latency(cost, LAN), "wan_s": latency(cost, WAN), "entry": protocol, **extra}
+
+
+def secmoe_comparison(experts=(8, 16, 32, 64, 128), tokens: int = 128, hidden: int = 2048, ffn: int = 1408,
+                      top_k: int = 2, backend: str = "cheetah") -> pd.DataFrame:
+    rows = []
+    for E in experts:
+        base = {"tokens": tokens, "hidden": hidden, "ffn": ffn, "experts": E, "top_k": top_k}
+        dense = registry.get("dense.moe")
+        rows.append(_row("dense.moe", "dense", E, dense.cost(backend, dense.resolve(base))))
+        cm = registry.get("cryptomoe.moe")
+        for f in (1.0, 2.0):
+            p = cm.resolve({**base, "capacity_factor": f})
+            rows.append(_row("cryptomoe.moe", f"CryptoMoE f={f:g}", E, cm.cost(backend, p), capacity=p["capacity"]))
+        sm = registry.get("secmoe.moe")
+        for compute in ("reshared", "encrypted"):
+            p = sm.resolve({**base, "compute": compute})
+            rows.append(_row("secmoe.moe", f"SecMoE ({compute})", E, sm.cost(backend, p)))
+    return pd.DataFrame(rows)
+
+
+def activation_comparison(n: int = 128 * 1408, backend: str = "crypten") -> pd.DataFrame:
+    rows = []
+    for name in ("piecewise.activation", "secmoe.activation"):
+        for fn in ("silu", "gelu"):
+            e = registry.get(name)
+            c = e.cost(backend, e.resolve({"n": n, "function": fn}))
+            rows.append({"protocol": name, "function": fn, "n": n, "bytes": c.bytes, "rounds": c.rounds,
+                         "offline_bytes": c.offline_bytes})
+    return pd.DataFrame(rows)
