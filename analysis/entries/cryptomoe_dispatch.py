@@ -25,10 +25,6 @@ def validate(p, i):
     F.validate(p["tokens"], p["hidden"], p["experts"], p["top_k"], p["capacity"], i.get("x"), i.get("K"), i.get("W"))
 
 
-def cost(B):
-    return lambda p: M.cryptomoe_dispatch(B, p["tokens"], p["hidden"], p["experts"], p["top_k"], p["capacity"])
-
-
 BAD = [
     BadCase("t > k m", lambda p, i: ({**p, "capacity": p["top_k"] * p["tokens"] + 1}, i), PublicParameterError),
     BadCase("k > E", lambda p, i: ({**p, "top_k": p["experts"] + 1}, i), PublicParameterError),
@@ -37,24 +33,22 @@ BAD = [
     BadCase("x has NaN", lambda p, i: (p, {**i, "x": i["x"] * float("nan")}), FixedPointRangeError),
 ]
 
-register(Entry(
-    name="cryptomoe.dispatch",
-    functionality="dispatch",
-    kind="mpc",
-    summary="CryptoMoE dispatch: equal, mux, top-t per expert, one-hot, one batched matmul",
-    ideal=lambda p, i: F.dispatch(i["x"], i["K"], i["W"], p["experts"], p["capacity"]),
-    real=lambda p, s: P.dispatch(s["x"], s["K"], s["W"], p["experts"], p["capacity"]),
-    validate=validate,
-    input_specs=specs,
-    defaults=dict(ROUTING_DEFAULTS),
-    aliases=ALIASES,
-    derive=derive_capacity,
-    costs={"crypten": cost(crypten), "cheetah": cost(cheetah)},
-    params_strategy=lambda: routing_params(),
-    inputs_strategy=inputs,
-    check=lambda ideal, real, p, i: exact_check(ideal, real, p, i, 0.0),   # selections and an exact matmul
-    error_bound=lambda p: 0.0,
-    leakage=("tokens", "hidden", "experts", "top_k", "capacity"),
-    doc="docs/protocols/cryptomoe_dispatch.md",
-    bad_cases=BAD,
-))
+def dispatch_entry(name: str, summary: str, real, structure, doc: str, params_strategy=routing_params) -> Entry:
+    """A dispatch entry (same spec, inputs, checks, bad cases for every realisation of F_dispatch)."""
+    def cost(B):
+        return lambda p: structure(B, p["tokens"], p["hidden"], p["experts"], p["top_k"], p["capacity"])
+    return Entry(
+        name=name, functionality="dispatch", kind="mpc", summary=summary,
+        ideal=lambda p, i: F.dispatch(i["x"], i["K"], i["W"], p["experts"], p["capacity"]),
+        real=lambda p, s: real(s["x"], s["K"], s["W"], p["experts"], p["capacity"]),
+        validate=validate, input_specs=specs, defaults=dict(ROUTING_DEFAULTS), aliases=ALIASES,
+        derive=derive_capacity, costs={"crypten": cost(crypten), "cheetah": cost(cheetah)},
+        params_strategy=params_strategy, inputs_strategy=inputs,
+        check=lambda ideal, real_out, p, i: exact_check(ideal, real_out, p, i, 0.0),   # selections, exact matmul
+        error_bound=lambda p: 0.0, leakage=("tokens", "hidden", "experts", "top_k", "capacity"), doc=doc,
+        bad_cases=BAD)
+
+
+register(dispatch_entry("cryptomoe.dispatch",
+                        "CryptoMoE dispatch: equal, mux, top-t per expert, one-hot, one batched matmul",
+                        P.dispatch, M.cryptomoe_dispatch, "docs/protocols/cryptomoe_dispatch.md"))

@@ -46,72 +46,42 @@ def _dense_cost(B):
     return lambda p: M.dense_moe(B, p["tokens"], p["hidden"], p["ffn"], p["experts"], p["top_k"])
 
 
-register(Entry(
-    name="cryptomoe.moe",
-    functionality="moe_layer[balanced]",
-    kind="mpc",
-    summary="CryptoMoE layer: gate, balanced dispatch (capacity t), SwiGLU experts on E x t rows, combine",
-    ideal=_ideal("balanced"),
-    real=lambda p, s: CM.moe(s["x"], s["w_g"], s["U"], s["V"], s["D"], p["top_k"], p["capacity"]),
-    validate=_validate("balanced"),
-    input_specs=layer_specs,
-    defaults=dict(DEFAULTS),
-    aliases=ALIASES,
-    derive=derive_capacity,
-    costs={"crypten": _cryptomoe_cost(crypten), "cheetah": _cryptomoe_cost(cheetah)},
-    params_strategy=_small_params,
-    inputs_strategy=layer_inputs,
-    check=check_layer("balanced"),
-    error_bound=layer_bound,
-    leakage=LEAK + ("capacity",),
-    doc="docs/protocols/moe_layer.md",
-    bad_cases=layer_bad_cases(balanced=True),
-))
+def layer_entry(name: str, semantics: str, summary: str, real, **fields) -> Entry:
+    """A MoE-layer entry: the fields every layer shares (spec, validation, input owners, check, bound,
+    doc, bad cases) are set here; ``fields`` adds or overrides the rest."""
+    exact = semantics == "exact"
+    base = dict(name=name, functionality=f"moe_layer[{semantics}]", kind="mpc", summary=summary,
+                ideal=_ideal(semantics), real=real, validate=_validate(semantics), input_specs=layer_specs,
+                defaults={k: v for k, v in DEFAULTS.items() if not exact or k not in ("capacity", "capacity_factor")},
+                aliases=ALIASES, params_strategy=_small_params, inputs_strategy=layer_inputs,
+                check=check_layer(semantics), error_bound=layer_bound,
+                leakage=LEAK if exact else LEAK + ("capacity",), doc="docs/protocols/moe_layer.md",
+                bad_cases=layer_bad_cases(balanced=not exact))
+    base.update(fields)
+    return Entry(**base)
 
-register(Entry(
-    name="dense.moe",
-    functionality="moe_layer[exact]",
-    kind="mpc",
-    summary="dense baseline: every expert on every token, zero weight for unselected experts",
-    ideal=_ideal("exact"),
-    real=lambda p, s: DM.moe(s["x"], s["w_g"], s["U"], s["V"], s["D"], p["top_k"]),
-    validate=_validate("exact"),
-    input_specs=layer_specs,
-    defaults={k: v for k, v in DEFAULTS.items() if k not in ("capacity", "capacity_factor")},
-    aliases=ALIASES,
+
+register(layer_entry(
+    "cryptomoe.moe", "balanced",
+    "CryptoMoE layer: gate, balanced dispatch (capacity t), SwiGLU experts on E x t rows, combine",
+    lambda p, s: CM.moe(s["x"], s["w_g"], s["U"], s["V"], s["D"], p["top_k"], p["capacity"]),
+    derive=derive_capacity, costs={"crypten": _cryptomoe_cost(crypten), "cheetah": _cryptomoe_cost(cheetah)}))
+
+register(layer_entry(
+    "dense.moe", "exact", "dense baseline: every expert on every token, zero weight for unselected experts",
+    lambda p, s: DM.moe(s["x"], s["w_g"], s["U"], s["V"], s["D"], p["top_k"]),
     costs={"crypten": _dense_cost(crypten), "cheetah": _dense_cost(cheetah)},
-    params_strategy=lambda: _small_params().map(lambda p: {k: v for k, v in p.items() if k != "capacity"}),
-    inputs_strategy=layer_inputs,
-    check=check_layer("exact"),
-    error_bound=layer_bound,
-    leakage=LEAK,
-    doc="docs/protocols/moe_layer.md",
-    bad_cases=layer_bad_cases(balanced=False),
-))
+    params_strategy=lambda: _small_params().map(lambda p: {k: v for k, v in p.items() if k != "capacity"})))
 
-register(Entry(
-    name="insecure.moe",
-    functionality="moe_layer[exact]",
-    kind="mpc",
-    summary="NEGATIVE CONTROL: routing opened, per-expert counts visible; must fail the obliviousness check",
-    ideal=_ideal("exact"),
-    real=lambda p, s: IM.moe(s["x"], s["w_g"], s["U"], s["V"], s["D"], p["top_k"]),
-    validate=_validate("exact"),
-    input_specs=layer_specs,
-    defaults={k: v for k, v in DEFAULTS.items() if k not in ("capacity", "capacity_factor")},
-    aliases=ALIASES,
+register(layer_entry(
+    "insecure.moe", "exact",
+    "NEGATIVE CONTROL: routing opened, per-expert counts visible; must fail the obliviousness check",
+    lambda p, s: IM.moe(s["x"], s["w_g"], s["U"], s["V"], s["D"], p["top_k"]),
     costs={},   # its cost depends on the (opened) routing: no closed form in the public parameters
     params_strategy=lambda: st.fixed_dictionaries({"tokens": st.integers(2, 3), "hidden": st.integers(1, 2),
                                                    "ffn": st.integers(1, 2), "experts": st.integers(2, 3),
                                                    "top_k": st.just(1)}),
-    inputs_strategy=layer_inputs,
-    check=check_layer("exact"),
-    error_bound=layer_bound,
-    leakage=LEAK,
-    doc="docs/protocols/moe_layer.md",
-    bad_cases=layer_bad_cases(balanced=False),
-    negative_control=True,
-))
+    negative_control=True))
 
 
 # -- SecMoE: select-then-compute (hybrid MPC + HE) ------------------------------------------------------
@@ -150,29 +120,17 @@ def _secmoe_validate(p, i):
     HEParams(p["he_poly_degree"])     # a real run also needs d * ffn <= N/2 (the protocol refuses it)
 
 
-register(Entry(
-    name="secmoe.moe",
-    functionality="moe_layer[exact]",
-    kind="hybrid",
-    summary="SecMoE: select each (token, slot)'s expert weights under HE (B2A inside), one SwiGLU on them",
-    ideal=_ideal("exact"),
-    real=lambda p, s, own: SM.moe(_reshared_only(p) and s["x"], s["w_g"], s["U"], s["V"], s["D"], p["top_k"],
-                                  {"he_backend": p["he_backend"], "he_poly_degree": p["he_poly_degree"]},
-                                  own if "U" in own else None),
-    plain_inputs=True,
-    validate=_secmoe_validate,
-    input_specs=layer_specs,
+register(layer_entry(
+    "secmoe.moe", "exact",
+    "SecMoE: select each (token, slot)'s expert weights under HE (B2A inside), one SwiGLU on them",
+    lambda p, s, own: SM.moe(_reshared_only(p) and s["x"], s["w_g"], s["U"], s["V"], s["D"], p["top_k"],
+                             {"he_backend": p["he_backend"], "he_poly_degree": p["he_poly_degree"]},
+                             own if "U" in own else None),
+    kind="hybrid", plain_inputs=True, validate=_secmoe_validate,
     defaults={"tokens": 4, "hidden": 4, "ffn": 4, "experts": 4, "top_k": 2, "he_backend": "seal",
               "he_poly_degree": 4096, "compute": "reshared"},
-    aliases=ALIASES,
     costs={"crypten": _secmoe_cost(crypten), "cheetah": _secmoe_cost(cheetah)},
     params_strategy=lambda: _small_params().map(
         lambda p: {**{k: v for k, v in p.items() if k != "capacity"}, "he_backend": "seal", "he_poly_degree": 4096,
                    "compute": "reshared"}),
-    inputs_strategy=layer_inputs,
-    check=check_layer("exact"),
-    error_bound=layer_bound,
-    leakage=LEAK + ("he_poly_degree",),
-    doc="docs/protocols/secmoe.md",
-    bad_cases=layer_bad_cases(balanced=False),
-))
+    leakage=LEAK + ("he_poly_degree",), doc="docs/protocols/secmoe.md"))
