@@ -214,7 +214,8 @@ def cmd_verify(args) -> int:
     progress = _progress(len(entries), "verify", quiet=args.json)
     for entry in entries:
         backend = args.backend if args.backend in entry.costs else None   # others: their default
-        results = harness.verify(entry, examples=args.examples, seed=args.seed, mode=args.mode, backend=backend)
+        results = harness.verify(entry, examples=args.examples, seed=args.seed, mode=args.mode, backend=backend,
+                                 security_runs=args.security_runs)
         ok = all(r.passed for r in results)
         caught = None
         if entry.negative_control:   # a control must be CAUGHT by some check
@@ -235,7 +236,8 @@ def cmd_verify(args) -> int:
                 status = "CAUGHT" if item["caught"] else "NOT CAUGHT"
             print(f"{status:>10}  {item['protocol']}")
             for c in item["checks"]:
-                print(f"{'':>12}{'ok  ' if c['passed'] else 'FAIL'} {c['check']} ({c['examples']} examples)")
+                print(f"{'':>12}{'ok  ' if c['passed'] else 'FAIL'} {c['check']} ({c['examples']} "
+                      f"{'runs' if c['check'].startswith('security') else 'examples'})")
                 for f in c["failures"]:
                     print(f"{'':>17}{f}")
     return 1 if failed else 0
@@ -295,6 +297,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--seed", type=int, default=0)
     v.add_argument("--mode", choices=["threads", "processes"], default="threads")
     v.add_argument("--backend", help="seal | sim for HE protocols (default: their first); MPC ones use crypten")
+    v.add_argument("--security-runs", type=int, default=6,
+                   help="runs per family of views for the simulator checks (0 skips them)")
     v.add_argument("--json", action="store_true")
     v.set_defaults(func=cmd_verify)
     r = sub.add_parser("report", help="report.md + PNG plots + costs.csv + manifest.json")

@@ -21,6 +21,7 @@ HE_COMPARED = ("rounds", "bytes_client_to_server", "bytes_server_to_client", "ro
                "ciphertexts", "key_switches")
 HE_BACKENDS = ("seal", "sim")
 CHECKS = ("equivalence", "cost_model", "obliviousness", "bad_input")
+SECURITY_CHECKS = ("security_shape", "security_distribution", "security_consistency")
 
 
 def _party_fn(party: Party, payload: tuple[str, Params, Inputs]) -> Any:
@@ -40,6 +41,7 @@ class RealRun:
     wall_time: float
     counts: dict | None = None          # HE operation counts (SEAL / simulator)
     noise_budget: int | None = None     # remaining noise budget in bits (SEAL)
+    views: dict | None = None           # party -> list of ViewItem (when recorded)
 
     def signature(self) -> tuple:
         """The transcript signature, plus the HE operation sequence where there is one."""
@@ -53,15 +55,18 @@ def default_backend(entry: Entry) -> str:
 
 
 def run_real(entry: Entry, params: Params, inputs: Inputs, *, mode: str = "threads", seed: int = 0,
-             timeout: float = 30.0, backend: str | None = None) -> RealRun:
+             timeout: float = 30.0, backend: str | None = None, record_views: bool = False,
+             dealer: str | None = None) -> RealRun:
     """Run the real protocol; each party gets only the inputs it owns. Outputs are reconstructed."""
     if entry.runner is not None:
         return entry.runner(params, inputs, backend or default_backend(entry), seed)
     owners = {s.name: s.owner for s in entry.input_specs(params)}
     own = [{k: v for k, v in inputs.items() if owners.get(k) == r} for r in (0, 1)]
     res = run_two_party(_party_fn, ((entry.name, params, own[0]), (entry.name, params, own[1])),
-                        mode=mode, seed=seed, timeout=timeout)
-    return RealRun(reconstruct(*res.outputs), res.meter, res.wall_time)
+                        mode=mode, seed=seed, timeout=timeout, record_views=record_views,
+                        dealer=dealer or entry.dealer)
+    return RealRun(reconstruct(*res.outputs), res.meter, res.wall_time,
+                   views=res.meter.views if record_views else None)
 
 
 def measured(meter: Meter | RealRun, step: str | None = None) -> dict[str, int]:
@@ -156,8 +161,11 @@ class CheckResult:
 
 
 def verify(entry: Entry, *, examples: int = 10, seed: int = 0, mode: str = "threads",
-           backend: str | None = None) -> list[CheckResult]:
-    """Draw ``examples`` Hypothesis examples (seeded) and run every check; failures are collected."""
+           backend: str | None = None, security_runs: int = 0) -> list[CheckResult]:
+    """Draw ``examples`` Hypothesis examples (seeded) and run every check; failures are collected.
+
+    ``security_runs`` > 0 adds the simulator checks (``simulators/security``) with that many runs per
+    family of views, on the entry's contrast pair if it has one, else on the first example's two inputs."""
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import seed as hyp_seed
     from hypothesis import strategies as st
@@ -183,10 +191,22 @@ def verify(entry: Entry, *, examples: int = 10, seed: int = 0, mode: str = "thre
         diff = signature_difference(ex.real, other)
         if diff:
             results["obliviousness"].failures.append(f"{params}: transcripts differ at {diff}")
+        state.setdefault("first", (params, a, b))
         if not state["bad_done"]:
             state["bad_done"] = True
             results["bad_input"].examples += len(entry.bad_cases)
             results["bad_input"].failures += bad_input_problems(entry, params, a, mode=mode, backend=backend)
 
     body()
-    return [results[c] for c in CHECKS]
+    out = [results[c] for c in CHECKS]
+    if security_runs > 0:
+        out += security_results(entry, state["first"], security_runs, seed)
+    return out
+
+
+def security_results(entry: Entry, first, runs: int, seed: int) -> list[CheckResult]:
+    from simulators.security import security_check
+
+    params, a, b = entry.contrast() if entry.contrast is not None else first
+    found = security_check(entry, params, a, b, runs=runs, seed=seed)
+    return [CheckResult(f"security_{k}", examples=runs, failures=v) for k, v in found.items()]

@@ -81,6 +81,11 @@ class Entry:
     #: the real protocol also needs the party's own PLAINTEXT inputs (e.g. SecMoE's server computes on
     #: its weights under HE): called as real(params, shared, own_inputs)
     plain_inputs: bool = False
+    #: the runtime's dealer ("leaky" only for the negative control of a dealer that breaks isolation)
+    dealer: str = "honest"
+    #: a fixed (params, inputs_a, inputs_b) whose secrets differ as much as they can (e.g. all tokens to
+    #: one expert vs spread out), used by the security checks instead of two random draws
+    contrast: Callable[[], tuple] | None = None
 
     @property
     def backends(self) -> list[str]:

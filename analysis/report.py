@@ -217,3 +217,23 @@ def _versions() -> dict[str, str]:
     except Exception:  # noqa: BLE001
         out["tenseal"] = "missing"
     return out
+
+
+def draw_example_inputs(entry: Entry, params: dict, seed: int, skip: int = 4) -> dict:
+    """Inputs for given public parameters, drawn from the entry's strategy with a fixed seed. Hypothesis
+    starts with the simplest example (often all zeros) whatever the seed: the ``skip``-th is random."""
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import seed as hyp_seed
+
+    box = {}
+
+    @hyp_seed(seed)
+    @settings(max_examples=skip + 1, database=None, phases=[Phase.generate], deadline=None,
+              suppress_health_check=list(HealthCheck))
+    @given(entry.inputs_strategy(params))
+    def pick(inputs):
+        box.setdefault("all", []).append(inputs)
+        box["inputs"] = inputs
+
+    pick()
+    return box["inputs"]

@@ -134,3 +134,18 @@ def test_sigmoid_cost_is_deterministic_under_threads():
         got = run_two_party(fn, ({"x": torch.randn(5)}, {}), seed=s).meter.totals("sig")
         assert (got["rounds"], got["bytes_client_to_server"], got["offline_bytes"]) == \
                (want.rounds, want.bytes_client_to_server, want.offline_bytes)
+
+
+def test_secmoe_selection_does_not_wrap_when_experts_per_ciphertext_is_odd():
+    """d f = 600 at N = 4096 (2048 slots) fits 3 experts, but the tree must use 2 (a power of two)."""
+    entry = registry.get("secmoe.moe")
+    params = {"tokens": 1, "hidden": 20, "ffn": 30, "experts": 3, "top_k": 3, "he_backend": "sim",
+              "he_poly_degree": 4096, "compute": "reshared"}
+    g = torch.Generator().manual_seed(3)
+    inputs = {"x": (torch.rand(1, 20, generator=g) * 2 - 1) * 0.5, "w_g": torch.rand(20, 3, generator=g) * 2 - 1,
+              "U": (torch.rand(3, 20, 30, generator=g) - 0.5) * 0.2, "V": (torch.rand(3, 20, 30, generator=g) - 0.5) * 0.2,
+              "D": (torch.rand(3, 30, 20, generator=g) - 0.5) * 0.2}
+    ex = harness.run_example(entry, params, inputs)
+    want = entry.ideal(params, inputs)[0]
+    assert float((ex.real.outputs[0] - want).abs().max()) < 1e-2
+    assert ex.cost == []

@@ -125,7 +125,8 @@ def piecewise_all(B: ModuleType, n: int, breakpoints: int) -> Cost:
 
 def secmoe_he_select(m: int, k: int, E: int, block: int, params) -> Cost:
     """SecMoE's HE selection (protocols/mpc/secmoe_moe.py step 3), per (token, slot) pair p = m k:
-    G = min(E, floor(S / block)) experts per ciphertext, ch = ceil(E / G), l = ceil(log2 G).
+    G = the largest power of two <= min(E, floor(S / block)) experts per ciphertext, ch = ceil(E / G),
+    l = log2 G.
         inputs p ch (seeded), answers 3 p; rotations = key switches = 3 p ch l;
         pt_mults 3 p ch; ct_adds 3 p ch (1 + l) + 3 p (ch - 1) + 3 p (masks); 2 rounds."""
     import math
@@ -133,9 +134,9 @@ def secmoe_he_select(m: int, k: int, E: int, block: int, params) -> Cost:
     S = params.slots
     if block > S:
         return secmoe_he_select_large(m, k, E, block, params)
-    per = min(E, S // block)
+    per = 1 << (min(E, S // block).bit_length() - 1)      # a power of two: the tree never wraps
     ch = -(-E // per)
-    lv = math.ceil(math.log2(per)) if per > 1 else 0
+    lv = per.bit_length() - 1
     p = m * k
     rot = 3 * p * ch * lv
     return Cost(rounds=2, bytes_client_to_server=p * ch * params.seeded_ciphertext_bytes(),

@@ -33,6 +33,18 @@ BAD = [
     BadCase("x has NaN", lambda p, i: (p, {**i, "x": i["x"] * float("nan")}), FixedPointRangeError),
 ]
 
+def contrast():
+    """All tokens to expert 0 (descending scores) vs alternating experts: routings as different as they get."""
+    import torch
+
+    params = {"tokens": 6, "hidden": 2, "experts": 2, "top_k": 1, "capacity": 6, "capacity_factor": 2.0}
+    x = torch.tensor([[0.5, -1.0], [2.0, 0.25], [-3.0, 1.5], [1.0, 1.0], [0.0, -0.5], [4.0, 2.0]])
+    w = torch.tensor([[0.9], [0.8], [0.7], [0.6], [0.5], [0.4]])
+    a = {"x": x, "K": torch.zeros(6, 1, dtype=torch.long), "W": w}
+    b = {"x": x, "K": torch.tensor([[0], [1], [0], [1], [0], [1]]), "W": w.flip(0)}
+    return params, a, b
+
+
 def dispatch_entry(name: str, summary: str, real, structure, doc: str, params_strategy=routing_params) -> Entry:
     """A dispatch entry (same spec, inputs, checks, bad cases for every realisation of F_dispatch)."""
     def cost(B):
@@ -46,7 +58,7 @@ def dispatch_entry(name: str, summary: str, real, structure, doc: str, params_st
         params_strategy=params_strategy, inputs_strategy=inputs,
         check=lambda ideal, real_out, p, i: exact_check(ideal, real_out, p, i, 0.0),   # selections, exact matmul
         error_bound=lambda p: 0.0, leakage=("tokens", "hidden", "experts", "top_k", "capacity"), doc=doc,
-        bad_cases=BAD)
+        bad_cases=BAD, contrast=contrast)
 
 
 register(dispatch_entry("cryptomoe.dispatch",

@@ -15,6 +15,7 @@ from protocols.he.interface import HEParams
 from protocols.he import nexus as NX
 from protocols.he.matmul import he_matmul
 from protocols.he.seal_backend import SealBackend
+from protocols.runtime.meter import ViewItem
 from simulators.he import SimBackend
 
 DEFAULTS = {"experts": 2, "capacity": 2, "d_in": 4, "d_out": 4, "poly_degree": 4096, "bsgs": False,
@@ -52,7 +53,7 @@ def validate(p, i):
     F.validate(p["experts"], p["capacity"], p["d_in"], p["d_out"], modulus(p), i.get("A"), i.get("B"))
 
 
-def runner(packing: str):
+def runner(packing: str, mask: bool = True):
     def run(p, inputs, backend_name, seed):
         from analysis.harness import RealRun
 
@@ -63,9 +64,12 @@ def runner(packing: str):
         if packing == "nexus":
             r = NX.matmul(be, inputs["A"].numpy(), inputs["B"].numpy(), p["pack"], seed)
         else:
-            r = he_matmul(be, inputs["A"].numpy(), inputs["B"].numpy(), packing, p["bsgs"], seed)
+            r = he_matmul(be, inputs["A"].numpy(), inputs["B"].numpy(), packing, p["bsgs"], seed, mask)
         out = torch.tensor(((r.client_share + r.server_share) % np.uint64(be.plain_modulus)).astype(np.int64))
-        return RealRun(out, r.meter, time.perf_counter() - start, r.counts, r.noise_budget)
+        # the views: the client sees its decryptions (masked: uniform mod t); the server sees ciphertexts only
+        seen = ViewItem("decrypted", "matmul", "server", torch.tensor(r.client_share.astype(np.int64)).reshape(-1))
+        return RealRun(out, r.meter, time.perf_counter() - start, r.counts, r.noise_budget,
+                       views={"client": [seen], "server": []})
     return run
 
 
@@ -105,6 +109,15 @@ def nexus_params_strategy():
         lambda p: st.sampled_from([1, 4, 32]).map(lambda k: {**p, "pack": k}))
 
 
+def contrast():
+    """Same client input; the server's weights all zero vs random: a result that reaches the client
+    unmasked is 0 in one case and A B in the other."""
+    p = dict(DEFAULTS, experts=2, capacity=3, d_in=4, d_out=3)
+    g = torch.Generator().manual_seed(0)
+    A = torch.randint(0, 1000, (2, 3, 4), generator=g)
+    return p, {"A": A, "B": torch.zeros(2, 4, 3, dtype=torch.long)}, {"A": A, "B": torch.randint(0, 1000, (2, 4, 3), generator=g)}
+
+
 def _entry(name: str, packing: str, summary: str, doc: str) -> Entry:
     def cost(p):
         if packing == "nexus":
@@ -121,7 +134,7 @@ def _entry(name: str, packing: str, summary: str, doc: str) -> Entry:
         params_strategy=nexus_params_strategy if packing == "nexus" else params_strategy,
         inputs_strategy=inputs_strategy,
         check=lambda ideal, real, p, i: exact_check(ideal, real, p, i, 0.0), error_bound=lambda p: 0.0,
-        leakage=LEAK, doc=doc, bad_cases=BAD)
+        leakage=LEAK, doc=doc, bad_cases=BAD, contrast=contrast)
 
 
 register(_entry("bolt.matmul", "bolt", "BOLT column packing per expert, block-diagonal product (+ BSGS)",

@@ -46,6 +46,20 @@ def _dense_cost(B):
     return lambda p: M.dense_moe(B, p["tokens"], p["hidden"], p["ffn"], p["experts"], p["top_k"])
 
 
+def layer_contrast(extra: dict | None = None):
+    """Every token to expert 0 vs token j to expert j (m = d = E = 3, k = 1), same expert weights."""
+    def make():
+        import torch
+
+        g = torch.Generator().manual_seed(0)
+        ex = {n: (torch.rand(s, generator=g) - 0.5) for n, s in (("U", (3, 3, 2)), ("V", (3, 3, 2)), ("D", (3, 2, 3)))}
+        params = {"tokens": 3, "hidden": 3, "ffn": 2, "experts": 3, "top_k": 1, **(extra or {})}
+        one = {"x": torch.full((3, 3), 0.5), "w_g": torch.tensor([[1.0, -1, -1]] * 3), **ex}
+        spread = {"x": torch.eye(3), "w_g": torch.eye(3), **ex}
+        return params, one, spread
+    return make
+
+
 def layer_entry(name: str, semantics: str, summary: str, real, **fields) -> Entry:
     """A MoE-layer entry: the fields every layer shares (spec, validation, input owners, check, bound,
     doc, bad cases) are set here; ``fields`` adds or overrides the rest."""
@@ -56,7 +70,8 @@ def layer_entry(name: str, semantics: str, summary: str, real, **fields) -> Entr
                 aliases=ALIASES, params_strategy=_small_params, inputs_strategy=layer_inputs,
                 check=check_layer(semantics), error_bound=layer_bound,
                 leakage=LEAK if exact else LEAK + ("capacity",), doc="docs/protocols/moe_layer.md",
-                bad_cases=layer_bad_cases(balanced=not exact))
+                bad_cases=layer_bad_cases(balanced=not exact),
+                contrast=layer_contrast(None if exact else {"capacity": 1, "capacity_factor": 2.0}))
     base.update(fields)
     return Entry(**base)
 
@@ -133,4 +148,5 @@ register(layer_entry(
     params_strategy=lambda: _small_params().map(
         lambda p: {**{k: v for k, v in p.items() if k != "capacity"}, "he_backend": "seal", "he_poly_degree": 4096,
                    "compute": "reshared"}),
-    leakage=LEAK + ("he_poly_degree",), doc="docs/protocols/secmoe.md"))
+    leakage=LEAK + ("he_poly_degree",), doc="docs/protocols/secmoe.md",
+    contrast=layer_contrast({"he_backend": "sim", "he_poly_degree": 4096, "compute": "reshared"})))

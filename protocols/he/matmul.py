@@ -25,11 +25,13 @@ from protocols.runtime.meter import Meter, PartyMeter
 PACKINGS = ("bolt", "batch")
 
 
-def respond(be: HEBackend, outs: list, rng) -> tuple[list, list]:
+def respond(be: HEBackend, outs: list, rng, mask: bool = True) -> tuple[list, list]:
     """The server's HE -> shares step: add a fresh uniform mask to every output (add_plain each);
-    returns the masked ciphertexts and the masks (the server's share is minus the mask)."""
+    returns the masked ciphertexts and the masks (the server's share is minus the mask).
+    ``mask=False`` is the NEGATIVE CONTROL (entry unmasked.matmul): the client decrypts A B itself."""
     t_mod = be.plain_modulus
-    masks = [rng.integers(0, t_mod, be.params.slots, dtype=np.uint64) for _ in outs]
+    masks = [rng.integers(0, t_mod, be.params.slots, dtype=np.uint64) if mask else
+             np.zeros(be.params.slots, dtype=np.uint64) for _ in outs]
     return [be.switch_down(be.add_plain(o, m)) for o, m in zip(outs, masks)], masks
 
 
@@ -85,7 +87,8 @@ def _rows(A: np.ndarray, members: list[int], capacity: int, R: int) -> tuple[np.
     return packed, expert_of_row
 
 
-def he_matmul(be: HEBackend, A: np.ndarray, B: np.ndarray, packing: str, bsgs: bool, seed: int = 0) -> HEMatmulRun:
+def he_matmul(be: HEBackend, A: np.ndarray, B: np.ndarray, packing: str, bsgs: bool, seed: int = 0,
+              mask: bool = True) -> HEMatmulRun:
     """A (E, t, d_in), B (E, d_in, d_out) integers mod t -> additive shares of every A_e B_e."""
     experts, capacity, d_in = A.shape
     d_out = B.shape[-1]
@@ -105,7 +108,7 @@ def he_matmul(be: HEBackend, A: np.ndarray, B: np.ndarray, packing: str, bsgs: b
             sent.append((members, lay, rows_e, [be.encrypt(v) for v in pack_inputs(packed, lay)]))
         n_in = sum(len(cts) for *_, cts in sent)
         for members, lay, rows_e, cts in sent:                      # 2. server: product and mask
-            outs, masks = respond(be, matmul(be, cts, B, rows_e, lay, bsgs), rng)
+            outs, masks = respond(be, matmul(be, cts, B, rows_e, lay, bsgs), rng, mask)
             replies.append((members, lay, outs, masks))
         n_out = sum(len(o) for _, _, o, _ in replies)
         account(be, n_in, n_out, client, server, be.params.seeded_ciphertext_bytes())

@@ -26,7 +26,8 @@ from .routing import priorities, token_onehot
 from .topk import topk_labels
 
 
-def dispatch(x: MPCTensor, K: MPCTensor, W: MPCTensor, experts: int, capacity: int, method: str = "auto"):
+def dispatch(x: MPCTensor, K: MPCTensor, W: MPCTensor, experts: int, capacity: int, method: str = "auto",
+             _open_indices: bool = False):
     """-> X (E, t, d) fixed point, O (E, t, m) bits, S' (E, t) fixed point."""
     tokens, hidden = x.shape
     top_k = K.shape[1]
@@ -35,6 +36,9 @@ def dispatch(x: MPCTensor, K: MPCTensor, W: MPCTensor, experts: int, capacity: i
     with step("topk"):
         token_of = torch.arange(tokens * top_k, dtype=torch.long) // top_k
         scores, T = topk_labels(S, capacity, token_of, method)       # (E, t), (E, t) token indices
+    if _open_indices:   # NEGATIVE CONTROL ONLY (entry leaky.dispatch): opens the routing to both parties
+        with step("open_indices"):
+            T.get_plain_text()
     O = token_onehot(T, tokens)
     with step("dispatch_matmul"):
         X = O.matmul(x)

@@ -41,13 +41,15 @@ from .sharing import from_ring, ring, share_input
 
 
 def layout(experts: int, block: int, slots: int) -> tuple[int, int, int]:
-    """(experts per ciphertext G, ciphertexts per (token, slot), rotate-and-add levels)."""
+    """(experts per ciphertext G, ciphertexts per (token, slot), rotate-and-add levels). G is the largest
+    power of two <= min(E, S / block), so the tree's rotations (block 2^i, i < log2 G) read only slots
+    below G block <= S: nothing wraps around the row into block 0."""
     if block > slots:
         from functionalities.errors import PublicParameterError
 
         raise PublicParameterError(f"d * ffn = {block} exceeds the {slots} slots: raise he_poly_degree")
-    per = min(experts, slots // block)
-    return per, -(-experts // per), math.ceil(math.log2(per)) if per > 1 else 0
+    per = 1 << (min(experts, slots // block).bit_length() - 1)
+    return per, -(-experts // per), per.bit_length() - 1
 
 
 def onehot_binary(K: MPCTensor, experts: int) -> torch.Tensor:

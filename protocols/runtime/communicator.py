@@ -63,12 +63,18 @@ class MeteredCommunicator(Communicator):
                                int(header[0]), phase)
         return payload
 
+    def _seen(self, kind: str, values, sender: str | None = None):
+        self.meter.see(kind, values, sender or PARTY_NAMES[self.other])
+        return values
+
     def send_tensor(self, tensor: torch.Tensor, phase: str = ONLINE, sender: str | None = None) -> None:
         self.transport.send(self.other, *self._frame(tensor, phase, sender))
 
     def recv_tensor(self, like: torch.Size | None = None, sender: str | None = None) -> torch.Tensor:
         header, payload = self.transport.recv(self.other)
         payload = self._accept(header, payload, sender)
+        if PHASE_NAMES[int(header[1])] != "control":
+            self._seen("dealer" if sender == "dealer" else "received", payload, sender)
         return payload.reshape(like) if like is not None else payload
 
     def exchange(self, tensor: torch.Tensor, phase: str = ONLINE) -> torch.Tensor:
@@ -118,12 +124,13 @@ class MeteredCommunicator(Communicator):
         if batched:
             flat = torch.cat([t.reshape(-1) for t in tensor])
             theirs = self.exchange(flat)
+            self._seen("opened", _combine(flat, theirs, op))
             out, at = [], 0
             for t in tensor:
                 out.append(_combine(t, theirs[at:at + t.numel()].reshape(t.shape), op))
                 at += t.numel()
             return out
-        return _combine(tensor, self.exchange(tensor), op)
+        return self._seen("opened", _combine(tensor, self.exchange(tensor), op))
 
     def reduce(self, tensor, dst, op=ReduceOp.SUM, batched=False, async_op=False):
         tensors = list(tensor) if batched else [tensor]
@@ -132,6 +139,7 @@ class MeteredCommunicator(Communicator):
             self.send_tensor(flat)
             return None
         theirs = self.recv_tensor(flat.shape)
+        self._seen("opened", _combine(flat, theirs, op))
         out, at = [], 0
         for t in tensors:
             out.append(_combine(t, theirs[at:at + t.numel()].reshape(t.shape), op))

@@ -126,15 +126,29 @@ class DealerProvider(TupleProvider):
 
     NAME = "privmoe-dealer"
 
-    def __init__(self, rank: int, seed: int, meter: PartyMeter, dealer: Dealer | None = None) -> None:
+    def __init__(self, rank: int, seed: int, meter: PartyMeter, dealer: Dealer | None = None,
+                 leaky_comm=None) -> None:
         super().__init__()
         if rank == 1 and dealer is None:
             raise ValueError("the server's provider needs the dealer")
         self._rank, self.meter, self.dealer = rank, meter, dealer
         self.draws = Draws(torch.Generator().manual_seed(seed))
+        #: NEGATIVE CONTROL only: a dealer that also hands the client the server's triple halves
+        self.leaky_comm = leaky_comm
+
+    def _leak(self, *server_parts: torch.Tensor) -> None:
+        """Leaky dealer: the server's halves go to the client too (offline, from the dealer)."""
+        if self.leaky_comm is None:
+            return
+        flat = torch.cat([t.reshape(-1) for t in server_parts])
+        if self._rank == 1:
+            self.leaky_comm.send_tensor(flat, phase=OFFLINE, sender="dealer")
+        else:
+            self.leaky_comm.recv_tensor(flat.shape, sender="dealer")
 
     def _from_dealer(self, tensor: torch.Tensor) -> torch.Tensor:
         self.meter.on_send("server", tensor.numel() * 8, OFFLINE, sender="dealer")
+        self.meter.see("dealer", tensor, "dealer")
         return tensor
 
     def generate_additive_triple(self, size0, size1, op, device=None, *args, **kwargs):
@@ -142,6 +156,7 @@ class DealerProvider(TupleProvider):
         a, b, c = self.draws.triple(size0, size1, out, self._rank == 0)
         if self._rank == 1:
             c = self._from_dealer(self.dealer.additive_triple(size0, size1, op, *args, **kwargs))
+        self._leak(a, b)
         return tuple(ArithmeticSharedTensor.from_shares(t, precision=0) for t in (a, b, c))
 
     def generate_binary_triple(self, size0, size1, device=None):
@@ -149,6 +164,7 @@ class DealerProvider(TupleProvider):
         a, b, c = self.draws.binary_triple(size0, size1, out, self._rank == 0)
         if self._rank == 1:
             c = self._from_dealer(self.dealer.binary_triple(size0, size1))
+        self._leak(a, b)
         return tuple(BinarySharedTensor.from_shares(t) for t in (a, b, c))
 
     def square(self, size, device=None):

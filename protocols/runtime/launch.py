@@ -36,10 +36,10 @@ class RunResult:
 
 
 def _party_main(rank: int, transport: Transport, seed: int, fn: Callable, args: Any,
-                shared: dict | None = None, mode: str = "threads"):
+                shared: dict | None = None, mode: str = "threads", options: dict | None = None):
     party: Party | None = None
     try:
-        party = setup_party(rank, transport, seed)
+        party = setup_party(rank, transport, seed, **(options or {}))
         party.shared, party.mode = (shared if shared is not None else {}), mode
         set_current_party(party)
         start = time.perf_counter()
@@ -59,15 +59,20 @@ def _pick_error(errors: list[BaseException]) -> BaseException:
 
 
 def run_two_party(fn: Callable[[Party, Any], Any], args: tuple[Any, Any], *, mode: str = "threads",
-                  seed: int = 0, timeout: float = 30.0) -> RunResult:
+                  seed: int = 0, timeout: float = 30.0, record_views: bool = False,
+                  dealer: str = "honest") -> RunResult:
     """Run ``fn`` as client (rank 0, ``args[0]``) and server (rank 1, ``args[1]``).
+
+    ``record_views``: each party's PartyMeter keeps its view (security checks). ``dealer="leaky"`` is the
+    negative control of a dealer that also gives the client the server's triple halves.
 
     A party that fails or goes silent ends the run with its error (or :class:`PeerError`) within
     ``timeout`` seconds; nothing hangs."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    options = {"dealer_mode": dealer, "record_view": record_views}
     if mode == "processes":
-        return _run_processes(fn, args, seed, timeout)
+        return _run_processes(fn, args, seed, timeout, options)
     boxes = ThreadMailboxes()
     shared: dict = {"lock": threading.Lock()}
     results: list[Any] = [None, None]
@@ -75,7 +80,8 @@ def run_two_party(fn: Callable[[Party, Any], Any], args: tuple[Any, Any], *, mod
 
     def body(rank: int) -> None:
         try:
-            results[rank] = _party_main(rank, ThreadTransport(rank, boxes, timeout), seed, fn, args[rank], shared)
+            results[rank] = _party_main(rank, ThreadTransport(rank, boxes, timeout), seed, fn, args[rank], shared,
+                                        "threads", options)
         except BaseException as exc:  # noqa: BLE001 - collected and re-raised in the caller
             errors.append(exc)
 
@@ -97,11 +103,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _process_entry(rank: int, init_method: str, seed: int, timeout: float, fn: Callable, args: Any, queue) -> None:
+def _process_entry(rank: int, init_method: str, seed: int, timeout: float, fn: Callable, args: Any, queue,
+                   options: dict | None = None) -> None:
     transport = None
     try:
         transport = GlooTransport(rank, init_method, timeout)
-        out, meter, wall = _party_main(rank, transport, seed, fn, args, None, "processes")
+        out, meter, wall = _party_main(rank, transport, seed, fn, args, None, "processes", options)
         # plain pickle bytes: torch's multiprocessing pickler would pass tensors as shared-memory file
         # descriptors, which vanish when this process exits before the parent reads them
         queue.put(pickle.dumps((rank, "ok", (out, meter, wall))))
@@ -117,11 +124,11 @@ def _process_entry(rank: int, init_method: str, seed: int, timeout: float, fn: C
             transport.close()
 
 
-def _run_processes(fn, args, seed: int, timeout: float) -> RunResult:
+def _run_processes(fn, args, seed: int, timeout: float, options: dict | None = None) -> RunResult:
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     init_method = f"tcp://127.0.0.1:{free_port()}"
-    procs = [ctx.Process(target=_process_entry, args=(r, init_method, seed, timeout, fn, args[r], queue),
+    procs = [ctx.Process(target=_process_entry, args=(r, init_method, seed, timeout, fn, args[r], queue, options),
                          daemon=True) for r in (0, 1)]
     for p in procs:
         p.start()

@@ -47,6 +47,16 @@ class Message:
         return f"{self.sender}->{self.receiver}"
 
 
+@dataclass(frozen=True)
+class ViewItem:
+    """One thing a party saw: its kind, step, who sent it, and the values (flattened int64)."""
+
+    kind: str
+    step: str
+    sender: str
+    values: object
+
+
 @dataclass
 class StepSpan:
     """One execution of a labelled step by one party: its path and the party's clock at entry/exit."""
@@ -66,8 +76,16 @@ class PartyMeter:
     received: list[Message] = field(default_factory=list)
     spans: list[StepSpan] = field(default_factory=list)
     clock: int = 0
+    #: the party's VIEW (security checks): None = not recorded; else ViewItems in the order it saw them
+    view: list | None = None
     _stack: list[str] = field(default_factory=list)
     _seq: int = 0
+
+    def see(self, kind: str, values, sender: str) -> None:
+        """Record what this party saw: ``opened`` (own share combined with the received one),
+        ``received`` (a one-way payload), ``dealer`` (correlated randomness sent to it)."""
+        if self.view is not None:
+            self.view.append(ViewItem(kind, self.current_step, sender, values.detach().reshape(-1).clone()))
 
     @property
     def current_step(self) -> str:
@@ -110,6 +128,7 @@ class Meter:
 
     def __init__(self, parties: list[PartyMeter]):
         self.parties = {p.party: p for p in parties}
+        self.views = {p.party: p.view for p in parties}
         order = {SETUP: 0, OFFLINE: 1, ONLINE: 2}
         msgs = [m for p in parties for m in p.messages]
         self.messages: list[Message] = sorted(msgs, key=lambda m: (order[m.phase], m.round, m.sender, m.seq))

@@ -50,24 +50,28 @@ def _generators(prev_seed: int, next_seed: int, local_seed: int, global_seed: in
     return {k.rstrip("_"): {cpu: torch.Generator(device=cpu).manual_seed(s)} for k, s in seeds.items()}
 
 
-def setup_party(rank: int, transport: Transport, seed: int, dealer_hosted_here: bool = True) -> Party:
+def setup_party(rank: int, transport: Transport, seed: int, dealer_hosted_here: bool = True,
+                dealer_mode: str = "honest", record_view: bool = False) -> Party:
     """Join a run: receive the dealer seed (offline), swap PRZS seeds with the peer (setup).
 
     The dealer lives beside the server: the server's set-up creates it from the run seed and sends the
     client its dealer seed (8 bytes, offline). The PRZS seeds (one int64 each way) are CrypTen's
     pseudo-random zero sharings, which make sharing an input free of online traffic."""
-    meter = PartyMeter(PARTY_NAMES[rank])
+    if dealer_mode not in ("honest", "leaky"):
+        raise ValueError(f"dealer_mode must be honest or leaky, got {dealer_mode!r}")
+    meter = PartyMeter(PARTY_NAMES[rank], view=[] if record_view else None)
     comm = MeteredCommunicator(rank, transport, meter)
+    leaky = comm if dealer_mode == "leaky" else None
     seed_client, seed_server = derive_seed(seed, "dealer", "client"), derive_seed(seed, "dealer", "server")
     with meter.step("setup"):
         if rank == SERVER:
             dealer = Dealer(seed_client, seed_server)
             comm.send_tensor(torch.tensor([seed_client]), phase=OFFLINE, sender="dealer")
             meter.on_send("server", 8, OFFLINE, sender="dealer")
-            provider = DealerProvider(rank, seed_server, meter, dealer)
+            provider = DealerProvider(rank, seed_server, meter, dealer, leaky)
         else:
             got = int(comm.recv_tensor(sender="dealer")[0])
-            provider = DealerProvider(rank, got, meter)
+            provider = DealerProvider(rank, got, meter, leaky_comm=leaky)
         own = derive_seed(seed, PARTY_NAMES[rank], "przs")
         theirs = int(comm.exchange(torch.tensor([own]), phase=SETUP)[0])
     shared = derive_seed(min(own, theirs), max(own, theirs), "global")
