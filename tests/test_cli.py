@@ -57,7 +57,7 @@ def test_verify_json_reports_every_check(capsys):
     obj = json.loads(out)
     assert code == 0 and obj["ok"]
     for item in obj["protocols"]:
-        assert [c["check"] for c in item["checks"]] == list(harness.CHECKS)
+        assert [c["check"] for c in item["checks"]] == list(harness.CHECKS) + list(harness.SECURITY_CHECKS)
         assert all(c["passed"] and c["examples"] > 0 for c in item["checks"])
 
 
@@ -81,11 +81,18 @@ def test_report_writes_markdown_csv_manifest_and_plots(tmp_path, capsys):
     code, _, _ = run(capsys, "report", "--quick", "--out", str(tmp_path))
     assert code == 0
     md = (tmp_path / "report.md").read_text()
-    assert "Model vs measurement" in md and "all equal" in md
+    for section in ("## 1. Dispatch", "## 2. Matmul", "## 3. The MoE layer", "## 4. Routing fidelity",
+                    "## 5. Model vs measurement", "## 6. Security checks"):
+        assert section in md
+    import re
+
+    exact, total = map(int, re.search(r"\*\*(\d+)/(\d+)\*\*", md).groups())
+    assert exact == total > 0                      # the model equals every measurement we claim exact
+    assert "NOT CAUGHT" not in md and "| FAIL" not in md
     import pandas as pd
 
     table = pd.read_csv(tmp_path / "costs.csv")
     assert {"protocol", "backend", "step", "phase", "direction", "metric", "analytic", "measured", "parameters",
             "seed"} <= set(table.columns)
     assert json.loads((tmp_path / "manifest.json").read_text())["seed"] == 0
-    assert len(list(tmp_path.glob("*.png"))) >= 2
+    assert len(list(tmp_path.glob("*.png"))) >= 5

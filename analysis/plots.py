@@ -1,0 +1,125 @@
+"""Every figure of the report, each drawn from the tidy table (``costs.csv``) so users can re-plot.
+
+    import pandas as pd; from analysis import plots
+    t = pd.read_csv("report/costs.csv"); plots.dispatch_scaling(t, "dispatch.png")
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+
+def _fig(ncols: int = 1, width: float = 6.0):
+    fig = Figure(figsize=(width * ncols if ncols > 1 else width, 3.6))
+    FigureCanvasAgg(fig)
+    return fig, [fig.add_subplot(1, ncols, i + 1) for i in range(ncols)]
+
+
+def _params(t: pd.DataFrame) -> pd.DataFrame:
+    t = t.copy()
+    p = t.parameters.map(json.loads)
+    for key in ("capacity", "hidden", "experts", "model", "capacity_factor", "variant", "tokens"):
+        t[key] = p.map(lambda d, k=key: d.get(k))
+    return t
+
+
+def _bytes(t: pd.DataFrame, col: str = "analytic") -> pd.Series:
+    both = t[t.metric.isin(["bytes_client_to_server", "bytes_server_to_client"])]
+    return both.groupby([c for c in both.columns if c not in (col, "metric", "direction", "analytic", "measured")],
+                        dropna=False)[col].sum()
+
+
+def model_vs_measured(table: pd.DataFrame, path: Path) -> Path:
+    """Measured / analytic for every (protocol, metric) of section 5 (1 = exact)."""
+    t = table[(table.section == "5") & (table.step == "total") & table.metric.isin(
+        ["rounds", "bytes_client_to_server", "bytes_server_to_client", "offline_bytes", "rotations", "pt_mults"])]
+    t = t[t.analytic > 0]
+    ratio = (t.measured / t.analytic).groupby([t.protocol, t.metric]).first().unstack()
+    fig, (ax,) = _fig(width=8)
+    ratio.plot.bar(ax=ax, rot=60, legend=True)
+    ax.axhline(1.0, color="black", lw=0.8)
+    ax.set_ylabel("measured / analytic")
+    ax.set_title("Cost model vs measurement (CrypTen Meter, SEAL counts)")
+    ax.legend(fontsize=6, ncol=3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return Path(path)
+
+
+def dispatch_scaling(table: pd.DataFrame, path: Path) -> Path:
+    """Bytes of dispatch + combine vs t and vs d, CipherPrune vs CryptoMoE (cheetah, log axes)."""
+    t = _params(table[(table.section == "1s") & (table.step == "total")])
+    fig, axes = _fig(2)
+    for ax, (sweep, key) in zip(axes, (("t", "capacity"), ("d", "hidden"))):
+        sub = t[t.sweep == sweep]
+        for proto, g in sub.groupby("label"):
+            b = g[g.metric.isin(["bytes_client_to_server", "bytes_server_to_client"])].groupby(key).analytic.sum()
+            ax.plot(b.index, b.values, marker="o", label=proto)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel(key)
+        ax.set_ylabel("bytes (dispatch + combine)")
+        ax.legend(fontsize=7)
+    axes[0].set_title("vs capacity t (DeepSeekMoE, d = 2048)")
+    axes[1].set_title("vs hidden d (t = 12)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return Path(path)
+
+
+def matmul_rotations(table: pd.DataFrame, path: Path) -> Path:
+    """Rotations of the HE matmuls vs E and vs t (closed form at paper dims; log axes)."""
+    t = _params(table[(table.section == "2s") & (table.metric == "rotations")])
+    fig, axes = _fig(2)
+    for ax, (sweep, key) in zip(axes, (("E", "experts"), ("t", "capacity"))):
+        for proto, g in t[t.sweep == sweep].groupby("label"):
+            s = g.groupby(key).analytic.sum()
+            ax.plot(s.index, s.values.clip(min=1), marker="o", label=proto)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel(key)
+        ax.set_ylabel("rotations (key switches)")
+        ax.legend(fontsize=6)
+    axes[0].set_title("vs experts E (t = 32, d = 2048, N = 8192)")
+    axes[1].set_title("vs capacity t (E = 64)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return Path(path)
+
+
+def layer_per_token(table: pd.DataFrame, path: Path) -> Path:
+    """Communication per token of the MoE layer per model and protocol (cheetah)."""
+    t = _params(table[(table.section == "3") & (table.step == "total")])
+    b = t[t.metric.isin(["bytes_client_to_server", "bytes_server_to_client"])]
+    per = b.groupby(["model", "label"]).analytic.sum() / 128 / 2**20
+    fig, (ax,) = _fig(width=8)
+    per.unstack().plot.bar(ax=ax, rot=0, logy=True)
+    ax.set_ylabel("MiB per token (log)")
+    ax.set_title("MoE layer: communication per token (m = 128, cheetah)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return Path(path)
+
+
+def layer_steps(table: pd.DataFrame, path: Path, model: str = "DeepSeekMoE-16B",
+                exclude: tuple[str, ...] = ("SecMoE (re-shared)",)) -> Path:
+    """Per-step breakdown (stacked) of each layer protocol for one model. SecMoE's re-shared variant is
+    left out by default: 40x the others, it would flatten them (its steps are in the table)."""
+    t = _params(table[(table.section == "3") & (table.step != "total") & ~table.step.str.contains("/")])
+    t = t[(t.model == model) & ~t.label.isin(exclude)]
+    b = t[t.metric.isin(["bytes_client_to_server", "bytes_server_to_client"])]
+    per = b.groupby(["label", "step"]).analytic.sum().unstack().fillna(0) / 128 / 2**20
+    fig, (ax,) = _fig(width=8)
+    per.plot.barh(ax=ax, stacked=True)
+    ax.set_xlabel("MiB per token")
+    ax.set_ylabel("")
+    ax.set_title(f"Per-step breakdown, {model}")
+    ax.legend(fontsize=6, ncol=2, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return Path(path)
