@@ -4,6 +4,7 @@
     privmoe list [--json]
     privmoe costs NAME [--backend B] [--set key=value ...] [--json]
     privmoe verify NAME... | --all [--examples N] [--seed S] [--mode threads|processes] [--backend B] [--json]
+    privmoe explain NAME [--set key=value ...] [--seed S] [--json]
     privmoe report [--quick] [--out DIR] [--seed S]
 """
 from __future__ import annotations
@@ -264,6 +265,15 @@ class _progress:
             self.bar.stop()
 
 
+# -- explain -----------------------------------------------------------------------------------------
+def cmd_explain(args) -> int:
+    from analysis import explain
+
+    w = explain.walk(args.name, parse_sets(args.set), args.seed)
+    print(explain.to_json(w) if args.json else explain.render(w))
+    return 0
+
+
 # -- report ------------------------------------------------------------------------------------------
 def cmd_report(args) -> int:
     from analysis import report
@@ -301,6 +311,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="runs per family of views for the simulator checks (0 skips them)")
     v.add_argument("--json", action="store_true")
     v.set_defaults(func=cmd_verify)
+    x = sub.add_parser("explain", help="step-by-step walk-through on tiny inputs")
+    x.add_argument("name")
+    x.add_argument("--set", nargs="+", action="extend", metavar="KEY=VALUE")
+    x.add_argument("--seed", type=int, default=0)
+    x.add_argument("--json", action="store_true")
+    x.set_defaults(func=cmd_explain)
     r = sub.add_parser("report", help="report.md + PNG plots + costs.csv + manifest.json")
     r.add_argument("--quick", action="store_true")
     r.add_argument("--out", default="report")

@@ -86,6 +86,8 @@ class Entry:
     #: a fixed (params, inputs_a, inputs_b) whose secrets differ as much as they can (e.g. all tokens to
     #: one expert vs spread out), used by the security checks instead of two random draws
     contrast: Callable[[], tuple] | None = None
+    #: the spec's intermediates by the names the protocol ``trace``s (privmoe explain shows them side by side)
+    intermediates: Callable[[Params, Inputs], dict] | None = None
 
     @property
     def backends(self) -> list[str]:

@@ -45,6 +45,17 @@ def contrast():
     return params, a, b
 
 
+def intermediates(p, i) -> dict:
+    """The spec's S (priorities), S' (kept scores), T (token of each kept row), O and X."""
+    import torch
+
+    from functionalities.routing import balanced_routing, priorities
+
+    r = balanced_routing(i["K"], i["W"], p["experts"], p["capacity"])
+    X, O, S = F.dispatch(i["x"], i["K"], i["W"], p["experts"], p["capacity"])
+    return {"S": priorities(i["K"], i["W"], p["experts"]), "S'": S, "T": r.T, "O": O, "X": X}
+
+
 def dispatch_entry(name: str, summary: str, real, structure, doc: str, params_strategy=routing_params) -> Entry:
     """A dispatch entry (same spec, inputs, checks, bad cases for every realisation of F_dispatch)."""
     def cost(B):
@@ -58,7 +69,7 @@ def dispatch_entry(name: str, summary: str, real, structure, doc: str, params_st
         params_strategy=params_strategy, inputs_strategy=inputs,
         check=lambda ideal, real_out, p, i: exact_check(ideal, real_out, p, i, 0.0),   # selections, exact matmul
         error_bound=lambda p: 0.0, leakage=("tokens", "hidden", "experts", "top_k", "capacity"), doc=doc,
-        bad_cases=BAD, contrast=contrast)
+        bad_cases=BAD, contrast=contrast, intermediates=intermediates)
 
 
 register(dispatch_entry("cryptomoe.dispatch",

@@ -100,6 +100,8 @@ register(Entry(
     error_bound=error_bound,
     leakage=("tokens", "hidden", "experts", "top_k"),
     doc="docs/protocols/gate.md",
+    intermediates=lambda p, i: {"logits": F.gate_logits(i["x"], i["w_g"]), "K": F.gate(i["x"], i["w_g"], p["top_k"])[0],
+                                "G": F.gate_scores(i["x"], i["w_g"])},
     bad_cases=[
         BadCase("k > E", lambda p, i: ({**p, "top_k": p["experts"] + 1}, i), PublicParameterError),
         BadCase("W_g wrong shape", lambda p, i: (p, {**i, "w_g": torch.zeros(p["hidden"] + 1, p["experts"])}),

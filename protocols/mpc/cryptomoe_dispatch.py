@@ -23,6 +23,7 @@ from protocols.crypten_shim import MPCTensor
 from protocols.runtime import step
 
 from .routing import priorities, token_onehot
+from .sharing import trace
 from .topk import topk_labels
 
 
@@ -32,14 +33,16 @@ def dispatch(x: MPCTensor, K: MPCTensor, W: MPCTensor, experts: int, capacity: i
     tokens, hidden = x.shape
     top_k = K.shape[1]
     validate(tokens, hidden, experts, top_k, capacity)
-    S = priorities(K, W, experts)
+    S = trace("S", priorities(K, W, experts))
     with step("topk"):
         token_of = torch.arange(tokens * top_k, dtype=torch.long) // top_k
         scores, T = topk_labels(S, capacity, token_of, method)       # (E, t), (E, t) token indices
     if _open_indices:   # NEGATIVE CONTROL ONLY (entry leaky.dispatch): opens the routing to both parties
         with step("open_indices"):
             T.get_plain_text()
-    O = token_onehot(T, tokens)
+    trace("S'", scores)
+    trace("T", T)
+    O = trace("O", token_onehot(T, tokens))
     with step("dispatch_matmul"):
-        X = O.matmul(x)
+        X = trace("X", O.matmul(x))
     return X, O, scores

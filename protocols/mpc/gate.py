@@ -17,6 +17,7 @@ from functionalities.gate import validate
 from protocols.crypten_shim import MPCTensor, cfg
 from protocols.runtime import step
 
+from .sharing import trace
 from .topk import topk_with_onehots
 
 
@@ -39,11 +40,12 @@ def gate_with_onehots(x: MPCTensor, w_g: MPCTensor, top_k: int) -> tuple[MPCTens
     tokens, hidden = x.shape
     validate(tokens, hidden, w_g.shape[-1], top_k)
     with step("logits"):
-        logits = x.matmul(w_g)
+        logits = trace("logits", x.matmul(w_g))
     with step("topk"):
         values, indices, onehots = topk_with_onehots(logits, top_k)
+    trace("K", indices)
     with step("softmax"):
-        scores = softmax(logits, values[:, 0])
+        scores = trace("G", softmax(logits, values[:, 0]))
     with step("select"):
         weights = (onehots * scores.unsqueeze(1)).sum(-1)
     return indices, weights, onehots

@@ -76,3 +76,14 @@ def reconstruct(a, b):
     if isinstance(a, dict):
         return {k: reconstruct(a[k], b[k]) for k in a}
     return a
+
+
+def trace(name: str, x: MPCTensor) -> MPCTensor:
+    """Publish a named intermediate for teaching (``privmoe explain``): when the run records views, each
+    party keeps ITS share of ``x`` (never the other's). No communication; a no-op otherwise."""
+    meter = current_party().meter
+    if meter.view is not None:
+        # published between steps, it belongs to the step that just produced it
+        where = meter.current_step if meter.current_step != "(unlabelled)" else meter.last_step
+        meter.traces.append((where, name, ring(x).clone(), scale_of(x)))
+    return x

@@ -78,6 +78,9 @@ class PartyMeter:
     clock: int = 0
     #: the party's VIEW (security checks): None = not recorded; else ViewItems in the order it saw them
     view: list | None = None
+    #: named intermediates published by the protocol (``sharing.trace``) while the view is recorded
+    traces: list = field(default_factory=list)
+    last_step: str = NO_STEP
     _stack: list[str] = field(default_factory=list)
     _seq: int = 0
 
@@ -104,6 +107,7 @@ class PartyMeter:
         finally:
             span.exit = self.clock
             self._stack.pop()
+            self.last_step = span.path
 
     def on_send(self, receiver: str, nbytes: int, phase: str = ONLINE, sender: str | None = None) -> int:
         """Record a message and return its round (``clock + 1`` online, 0 otherwise)."""
@@ -129,6 +133,7 @@ class Meter:
     def __init__(self, parties: list[PartyMeter]):
         self.parties = {p.party: p for p in parties}
         self.views = {p.party: p.view for p in parties}
+        self.traces = {p.party: p.traces for p in parties}
         order = {SETUP: 0, OFFLINE: 1, ONLINE: 2}
         msgs = [m for p in parties for m in p.messages]
         self.messages: list[Message] = sorted(msgs, key=lambda m: (order[m.phase], m.round, m.sender, m.seq))
