@@ -304,7 +304,8 @@ Seed {seed}{' (quick)' if quick else ''}, git `{manifest['git_sha'][:10]}`, {man
 machine. Definitions of rounds and bytes: `docs/accounting.md`; all numbers are in `costs.csv` (one tidy table:
 protocol, backend, step, phase, direction, metric, analytic, measured, parameters, seed) and every figure can be
 re-drawn from it with `analysis/plots.py`. Latency is the network model of `simulators/network.py` (LAN 3 Gbps /
-0.2 ms, WAN 400 Mbps / 40 ms; no compute, no overlap, no slow start). Paper scale: m = {TOKENS} tokens.
+0.2 ms, WAN 400 Mbps / 40 ms; a round costs the one-way delay RTT/2; no compute, no overlap, no slow start;
+validated against runs on an emulated link by `python -m analysis.bench_network`). Paper scale: m = {TOKENS} tokens.
 
 ## 1. Dispatch: CipherPrune vs CryptoMoE
 

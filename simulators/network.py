@@ -1,6 +1,11 @@
 """LAN/WAN latency from rounds and bytes (PROTOCOLS.md §10), per step.
 
-    latency = rounds * RTT + bytes_per_direction / bandwidth + compute
+    latency = rounds * RTT / 2 + bytes_per_direction / bandwidth + compute
+
+A privmoe round (PROTOCOLS.md §9) is one-way: both parties send what they have, then wait for the
+other's message, which arrives after the one-way delay RTT/2 (a request and its answer are 2 rounds =
+one RTT). Charging a full RTT per round would double-count; ``python -m analysis.bench_network``
+measures runs on an emulated link against this formula (ratios near 1).
 
 Assumptions, stated: the two directions share nothing (full duplex; the busier direction counts); no
 overlap of communication and computation between rounds; no TCP slow start; ``compute`` is given by the
@@ -35,4 +40,4 @@ NETWORKS = {"LAN": LAN, "WAN": WAN}
 def latency(cost, network: Network, compute_s: float = 0.0) -> float:
     """Seconds for a ``Cost`` (rounds, bytes each way) on ``network`` (module docstring)."""
     busiest = max(cost.bytes_client_to_server, cost.bytes_server_to_client)
-    return cost.rounds * network.rtt_s + 8 * busiest / network.bandwidth_bps + compute_s
+    return cost.rounds * network.rtt_s / 2 + 8 * busiest / network.bandwidth_bps + compute_s

@@ -34,8 +34,9 @@ def test_select_then_compute_moves_fewer_bytes_in_the_same_rounds():
 
 def test_network_model_is_the_stated_formula():
     c = Cost(rounds=10, bytes_client_to_server=3_000_000, bytes_server_to_client=1_000)
-    assert math.isclose(latency(c, LAN), 10 * 0.2e-3 + 8 * 3e6 / 3e9)
-    assert math.isclose(latency(c, WAN, compute_s=1.5), 10 * 40e-3 + 8 * 3e6 / 400e6 + 1.5)
+    # a round is one-way (both parties send, then wait): RTT / 2 each
+    assert math.isclose(latency(c, LAN), 10 * 0.2e-3 / 2 + 8 * 3e6 / 3e9)
+    assert math.isclose(latency(c, WAN, compute_s=1.5), 10 * 40e-3 / 2 + 8 * 3e6 / 400e6 + 1.5)
     assert Network.parse("1000,10") == Network(1e9, 0.01, "1000Mbps/10ms")
 
 

@@ -60,7 +60,7 @@ def _pick_error(errors: list[BaseException]) -> BaseException:
 
 def run_two_party(fn: Callable[[Party, Any], Any], args: tuple[Any, Any], *, mode: str = "threads",
                   seed: int = 0, timeout: float = 30.0, record_views: bool = False,
-                  dealer: str = "honest") -> RunResult:
+                  dealer: str = "honest", link: tuple[float, float] | None = None) -> RunResult:
     """Run ``fn`` as client (rank 0, ``args[0]``) and server (rank 1, ``args[1]``).
 
     ``record_views``: each party's PartyMeter keeps its view (security checks). ``dealer="leaky"`` is the
@@ -73,7 +73,7 @@ def run_two_party(fn: Callable[[Party, Any], Any], args: tuple[Any, Any], *, mod
     options = {"dealer_mode": dealer, "record_view": record_views}
     if mode == "processes":
         return _run_processes(fn, args, seed, timeout, options)
-    boxes = ThreadMailboxes()
+    boxes = ThreadMailboxes(link)
     shared: dict = {"lock": threading.Lock()}
     results: list[Any] = [None, None]
     errors: list[BaseException] = []

@@ -44,11 +44,28 @@ class Transport:
 
 
 class ThreadMailboxes:
-    """The shared state of a thread-mode run: one queue per (sender, receiver)."""
+    """The shared state of a thread-mode run: one queue per (sender, receiver).
 
-    def __init__(self) -> None:
+    ``link`` = (bandwidth in bit/s, RTT in s) emulates a network for benchmarks: each direction
+    serialises its frames at the bandwidth (a frame starts when the link is free), then takes RTT/2 to
+    arrive; the receiver waits until the frame's arrival time."""
+
+    def __init__(self, link: tuple[float, float] | None = None) -> None:
         self.queues = {(0, 1): queue.Queue(), (1, 0): queue.Queue()}
         self.lock = threading.Lock()
+        self.link = link
+        self.free_at = {(0, 1): 0.0, (1, 0): 0.0}
+
+    def arrival(self, key: tuple[int, int], nbytes: int) -> float:
+        import time
+
+        if self.link is None:
+            return 0.0
+        bandwidth, rtt = self.link
+        with self.lock:
+            start = max(time.perf_counter(), self.free_at[key])
+            self.free_at[key] = start + 8 * nbytes / bandwidth
+            return self.free_at[key] + rtt / 2
 
 
 class ThreadTransport(Transport):
@@ -58,7 +75,8 @@ class ThreadTransport(Transport):
         self.rank, self.boxes, self.timeout = rank, boxes, timeout
 
     def send(self, dst, header, payload):
-        self.boxes.queues[(self.rank, dst)].put((header.clone(), payload.clone()))
+        when = self.boxes.arrival((self.rank, dst), payload.numel() * payload.element_size())
+        self.boxes.queues[(self.rank, dst)].put((header.clone(), payload.clone(), when))
 
     def recv(self, src):
         try:
@@ -67,7 +85,14 @@ class ThreadTransport(Transport):
             raise PeerError(f"party {self.rank}: no message from party {src} within {self.timeout:g} s") from None
         if item is _ABORT:
             raise PeerError(f"party {self.rank}: party {src} failed (see its error)")
-        return item
+        header, payload, when = item
+        if when:
+            import time
+
+            wait = when - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
+        return header, payload
 
     def abort(self):
         self.boxes.queues[(self.rank, 1 - self.rank)].put(_ABORT)
