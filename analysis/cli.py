@@ -5,7 +5,7 @@
     privmoe costs NAME [--backend B] [--set key=value ...] [--json]
     privmoe verify NAME... | --all [--examples N] [--seed S] [--mode threads|processes] [--backend B] [--json]
     privmoe explain NAME [--set key=value ...] [--seed S] [--json]
-    privmoe report [--quick] [--out DIR] [--seed S]
+    privmoe report [--quick] [--out DIR] [--seed S] [--network BW,RTT]
 """
 from __future__ import annotations
 
@@ -278,7 +278,10 @@ def cmd_explain(args) -> int:
 def cmd_report(args) -> int:
     from analysis import report
 
-    out = report.write_report(args.out, quick=args.quick, seed=args.seed)
+    from simulators.network import Network
+
+    net = Network.parse(args.network) if args.network else None
+    out = report.write_report(args.out, quick=args.quick, seed=args.seed, network=net)
     print(f"report written to {out}")
     return 0
 
@@ -321,6 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--quick", action="store_true")
     r.add_argument("--out", default="report")
     r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--network", help="an extra link for the latency columns: BW_Mbps,RTT_ms (LAN and WAN are always shown)")
     r.set_defaults(func=cmd_report)
     return p
 

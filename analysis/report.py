@@ -167,8 +167,9 @@ LAYERS = [("dense", "dense.moe", {}), ("CryptoMoE f=1", "cryptomoe.moe", {"capac
           ("SecMoE (encrypted, projection)", "secmoe.moe", {"compute": "encrypted"})]
 
 
-def section_layers() -> tuple[list[dict], pd.DataFrame]:
-    """3. The MoE layer per model: communication and network latency per token, per-step breakdown."""
+def section_layers(network=None) -> tuple[list[dict], pd.DataFrame]:
+    """3. The MoE layer per model: communication and network latency per token, per-step breakdown;
+    ``network`` (a ``simulators.network.Network``) adds a column for any other link."""
     from simulators.network import LAN, WAN, latency
 
     rows, lat = [], []
@@ -182,7 +183,8 @@ def section_layers() -> tuple[list[dict], pd.DataFrame]:
             rows += cost_rows("3", label, name, "cheetah", {**p, "model": model}, c)
             lat.append({"model": model, "protocol": label, "MiB/token": c.bytes / TOKENS / 2**20,
                         "rounds": c.rounds, "LAN ms/token": 1e3 * latency(c, LAN) / TOKENS,
-                        "WAN ms/token": 1e3 * latency(c, WAN) / TOKENS})
+                        "WAN ms/token": 1e3 * latency(c, WAN) / TOKENS,
+                        **({f"{network.name} ms/token": 1e3 * latency(c, network) / TOKENS} if network else {})})
     return rows, pd.DataFrame(lat)
 
 
@@ -224,7 +226,7 @@ def _total(rows: list[dict], section: str) -> pd.DataFrame:
     return t
 
 
-def write_report(out: str | Path, *, quick: bool = False, seed: int = 0) -> Path:
+def write_report(out: str | Path, *, quick: bool = False, seed: int = 0, network=None) -> Path:
     """Write report.md, the PNG plots, costs.csv and manifest.json into ``out``; return report.md."""
     from analysis import plots, routing
     from analysis.cli import _progress
@@ -242,7 +244,7 @@ def write_report(out: str | Path, *, quick: bool = False, seed: int = 0) -> Path
     bar.advance("dispatch")
     rows += section_matmul(seed, quick)
     bar.advance("matmul")
-    layer_rows, lat = section_layers()
+    layer_rows, lat = section_layers(network)
     rows += layer_rows
     bar.advance("layers")
     fid = routing.fidelity_table(seed=seed)
