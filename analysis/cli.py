@@ -15,7 +15,7 @@ import platform
 import sys
 from typing import Any
 
-from functionalities.errors import PrivMoEError
+from functionalities.errors import PeerError, PrivMoEError
 
 
 def parse_value(text: str) -> Any:
@@ -274,6 +274,35 @@ def cmd_explain(args) -> int:
     return 0
 
 
+# -- run ---------------------------------------------------------------------------------------------
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seed must be a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"--seed must be a non-negative integer, got {text!r}")
+    return value
+
+
+def cmd_run(args) -> int:
+    from analysis import remote_run
+
+    if args.selftest:
+        return remote_run.selftest(args.name or "topk", args.seed, args.timeout)
+    if not (args.party and args.peer and args.name):
+        raise PrivMoEError("give --party client|server, --peer HOST:PORT and a protocol name (or --selftest)")
+    if args.party == "dealer":
+        raise PrivMoEError("the dealer runs beside the server, in its process: start only client and server")
+    host, _, port = args.peer.rpartition(":")
+    if not host or not port.isdigit():
+        raise PrivMoEError(f"--peer must be HOST:PORT, got {args.peer!r}")
+    result = remote_run.run_party(args.party, host, int(port), args.name, parse_sets(args.set), args.seed,
+                                  args.timeout)
+    print(json.dumps(result, indent=2, default=str) if args.json else remote_run.render(result))
+    return 0 if result.get("output_check", "ok") == "ok" else 1
+
+
 # -- report ------------------------------------------------------------------------------------------
 def cmd_report(args) -> int:
     from analysis import report
@@ -314,6 +343,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="runs per family of views for the simulator checks (0 skips them)")
     v.add_argument("--json", action="store_true")
     v.set_defaults(func=cmd_verify)
+    rn = sub.add_parser("run", help="one party of a run against a peer on another host (or --selftest)")
+    rn.add_argument("name", nargs="?")
+    rn.add_argument("--party", choices=["client", "server", "dealer"])
+    rn.add_argument("--peer", help="HOST:PORT: the server listens there, the client connects there")
+    rn.add_argument("--set", nargs="+", action="extend", metavar="KEY=VALUE")
+    rn.add_argument("--seed", type=_seed, default=0)
+    rn.add_argument("--timeout", type=float, default=30.0)
+    rn.add_argument("--json", action="store_true")
+    rn.add_argument("--selftest", action="store_true", help="both parties here, over loopback sockets")
+    rn.set_defaults(func=cmd_run)
     x = sub.add_parser("explain", help="step-by-step walk-through on tiny inputs")
     x.add_argument("name")
     x.add_argument("--set", nargs="+", action="extend", metavar="KEY=VALUE")
@@ -335,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except (PrivMoEError, KeyError) as exc:
         print(f"privmoe: error: {exc}", file=sys.stderr)
-        return 2
+        return 1 if isinstance(exc, (PeerError,)) or type(exc).__name__ == "HandshakeError" else 2
 
 
 if __name__ == "__main__":
