@@ -37,7 +37,7 @@ def run_party(role: str, host: str, port: int, name: str, sets: dict, seed: int,
     inputs = draw_example_inputs(entry, params, seed)
     own = {s.name: inputs[s.name] for s in entry.input_specs(params) if s.owner == rank}
     before = interface_bytes()
-    transport = GlooTransport(rank, init, timeout)
+    transport = GlooTransport(rank, init, timeout, store_master=(rank == 1))   # the server hosts the store
     try:
         party = setup_party(rank, transport, seed)
         party.mode = "processes"

@@ -80,7 +80,7 @@ def handshake(role: str, host: str, port: int, info: dict, timeout: float) -> st
             _send_line(conn, {**mine, "ok": problem is None, "problem": problem, "gloo_port": gloo_port})
         if problem:
             raise HandshakeError(f"handshake refused: {problem}")
-        return f"tcp://{host}:{gloo_port}"
+        return f"tcp://{host}:{gloo_port}"          # the server hosts the rendezvous store on gloo_port
     last = None
     while time.monotonic() < deadline:
         try:

@@ -101,13 +101,22 @@ class ThreadTransport(Transport):
 class GlooTransport(Transport):
     """The parties are processes (maybe on two hosts) joined by ``torch.distributed`` over gloo/TCP."""
 
-    def __init__(self, rank: int, init_method: str, timeout: float) -> None:
+    def __init__(self, rank: int, init_method: str, timeout: float, store_master: bool | None = None) -> None:
+        """``store_master``: which side hosts the rendezvous store (two hosts: the server, whose address
+        ``init_method`` names); None lets torch make rank 0 the master (fine on one host)."""
         import torch.distributed as dist
 
         self.dist, self.rank, self.timeout = dist, rank, timeout
         try:
-            dist.init_process_group("gloo", init_method=init_method, rank=rank, world_size=2,
-                                    timeout=timedelta(seconds=timeout))
+            if store_master is None:
+                dist.init_process_group("gloo", init_method=init_method, rank=rank, world_size=2,
+                                        timeout=timedelta(seconds=timeout))
+            else:
+                host, port = init_method.removeprefix("tcp://").rsplit(":", 1)
+                store = dist.TCPStore(host, int(port), 2, is_master=store_master,
+                                      timeout=timedelta(seconds=timeout))
+                dist.init_process_group("gloo", store=store, rank=rank, world_size=2,
+                                        timeout=timedelta(seconds=timeout))
         except Exception as exc:  # noqa: BLE001 - re-raised with context
             raise PeerError(f"party {rank}: could not reach the peer at {init_method}: {exc}") from exc
 
