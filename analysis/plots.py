@@ -50,45 +50,38 @@ def model_vs_measured(table: pd.DataFrame, path: Path) -> Path:
     return Path(path)
 
 
-def dispatch_scaling(table: pd.DataFrame, path: Path) -> Path:
-    """Bytes of dispatch + combine vs t and vs d, CipherPrune vs CryptoMoE (cheetah, log axes)."""
-    t = _params(table[(table.section == "1s") & (table.step == "total")])
+def _sweep_panels(t: pd.DataFrame, sweeps: tuple, value, ylabel: str, titles: tuple, path: Path) -> Path:
+    """Two log-log panels, one per (sweep name, parameter): a line per protocol label of ``value(group)``."""
     fig, axes = _fig(2)
-    for ax, (sweep, key) in zip(axes, (("t", "capacity"), ("d", "hidden"))):
-        sub = t[t.sweep == sweep]
-        for proto, g in sub.groupby("label"):
-            b = g[g.metric.isin(["bytes_client_to_server", "bytes_server_to_client"])].groupby(key).analytic.sum()
-            ax.plot(b.index, b.values, marker="o", label=proto)
+    for ax, (sweep, key), title in zip(axes, sweeps, titles):
+        for proto, g in t[t.sweep == sweep].groupby("label"):
+            s = value(g).groupby(g[key]).sum()
+            ax.plot(s.index, s.values.clip(min=1), marker="o", label=proto)
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel(key)
-        ax.set_ylabel("bytes (dispatch + combine)")
-        ax.legend(fontsize=7)
-    axes[0].set_title("vs capacity t (DeepSeekMoE, d = 2048)")
-    axes[1].set_title("vs hidden d (t = 12)")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        ax.legend(fontsize=6)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     return Path(path)
+
+
+def dispatch_scaling(table: pd.DataFrame, path: Path) -> Path:
+    """Bytes of dispatch + combine vs t and vs d, CipherPrune vs CryptoMoE (cheetah, log axes)."""
+    t = _params(table[(table.section == "1s") & (table.step == "total")])
+    t = t[t.metric.isin(["bytes_client_to_server", "bytes_server_to_client"])]
+    return _sweep_panels(t, (("t", "capacity"), ("d", "hidden")), lambda g: g.analytic,
+                         "bytes (dispatch + combine)", ("vs capacity t (DeepSeekMoE, d = 2048)", "vs hidden d (t = 12)"),
+                         path)
 
 
 def matmul_rotations(table: pd.DataFrame, path: Path) -> Path:
     """Rotations of the HE matmuls vs E and vs t (closed form at paper dims; log axes)."""
     t = _params(table[(table.section == "2s") & (table.metric == "rotations")])
-    fig, axes = _fig(2)
-    for ax, (sweep, key) in zip(axes, (("E", "experts"), ("t", "capacity"))):
-        for proto, g in t[t.sweep == sweep].groupby("label"):
-            s = g.groupby(key).analytic.sum()
-            ax.plot(s.index, s.values.clip(min=1), marker="o", label=proto)
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        ax.set_xlabel(key)
-        ax.set_ylabel("rotations (key switches)")
-        ax.legend(fontsize=6)
-    axes[0].set_title("vs experts E (t = 32, d = 2048, N = 8192)")
-    axes[1].set_title("vs capacity t (E = 64)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    return Path(path)
+    return _sweep_panels(t, (("E", "experts"), ("t", "capacity")), lambda g: g.analytic, "row rotations (NEXUS: + expansion key switches)",
+                         ("vs experts E (t = 32, d = 2048, N = 8192)", "vs capacity t (E = 64)"), path)
 
 
 def layer_per_token(table: pd.DataFrame, path: Path) -> Path:
