@@ -6,7 +6,7 @@ FFN on them. SecMoE drops nothing: k > 1 is one selection per (token, slot), wei
 2. ``onehot``   -- r[j, s, e] = [K[j, s] == e] in the BINARY domain: XOR shares b0 (client), b1 (server);
    6 AND rounds, no B2A -- the B2A happens under HE in step 3.
 3. ``select``   -- HE (BFV; keys are the client's): per (j, s) the client encrypts b0 laid out one block of
-   d f slots per expert (G = floor(S / (d f)) experts per ciphertext) and sends it; for W in (U, V, D)
+   d f slots per expert (G = the largest power of two <= min(E, S / (d f)) experts per ciphertext) and sends it; for W in (U, V, D)
    the server computes Enc(r W) = Enc(b0) * [(1 - 2 b1) W] + [b1 W] -- since r = b0 + b1 - 2 b0 b1 this
    is the B2A with no interaction, folded into ONE plaintext product (two would exhaust BFV's noise
    budget at N = 4096) -- then a rotate-and-add tree over the G blocks (ceil(log2 G) rotations) gives
