@@ -9,7 +9,8 @@ together, left by ``step``). privmoe's protocols use **row rotations only**: the
 first, so a ciphertext carries ``slots = N/2`` useful values and a rotation is a cyclic rotation of them.
 (Using the column swap to fill the second row would halve ciphertext counts; not done here.)
 Galois keys are generated for exactly the steps a protocol declares (``prepare``), so one rotation is
-one key switch -- SEAL would otherwise refuse (privmoe never lets it decompose a step).
+one key switch: SEAL would quietly compose a missing step from other keys (several key switches), so
+both backends refuse a step that was not prepared.
 
 Bytes are by formula: a ciphertext of ``size`` polynomials over ``L`` coefficient primes is
 ``size * N * L * 8`` bytes; a seeded (symmetric) fresh ciphertext sends its second polynomial as a
