@@ -6,6 +6,7 @@
     privmoe verify NAME... | --all [--examples N] [--seed S] [--mode threads|processes] [--backend B] [--json]
     privmoe explain NAME [--set key=value ...] [--seed S] [--json]
     privmoe report [--quick] [--out DIR] [--seed S] [--network BW,RTT]
+    privmoe reproduce [--json]
 """
 from __future__ import annotations
 
@@ -303,6 +304,23 @@ def cmd_run(args) -> int:
     return 0 if result.get("output_check", "ok") == "ok" else 1
 
 
+# -- reproduce ---------------------------------------------------------------------------------------
+def cmd_reproduce(args) -> int:
+    from analysis import reproduce
+
+    table = reproduce.table()
+    logged = reproduce.logged_runs()
+    if args.json:
+        _print_json({"published": json.loads(table.to_json(orient="records")),
+                     "logged_runs": json.loads(logged.to_json(orient="records"))})
+        return 0
+    print("# The papers' published numbers, privmoe's paper and protocol accountings\n")
+    print(reproduce.markdown(table))
+    print("\n# The authors' logged runs beside privmoe's paper accounting (ratio = privmoe / logged)\n")
+    print(logged.to_markdown(index=False, floatfmt=".3f"))
+    return 0
+
+
 # -- report ------------------------------------------------------------------------------------------
 def cmd_report(args) -> int:
     from analysis import report
@@ -359,6 +377,10 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--seed", type=int, default=0)
     x.add_argument("--json", action="store_true")
     x.set_defaults(func=cmd_explain)
+    rp = sub.add_parser("reproduce", help="the papers' published numbers beside privmoe's paper and protocol "
+                                          "accountings, each deviation with its cause")
+    rp.add_argument("--json", action="store_true", help="every row and column as JSON")
+    rp.set_defaults(func=cmd_reproduce)
     r = sub.add_parser("report", help="report.md + PNG plots + costs.csv + manifest.json")
     r.add_argument("--quick", action="store_true")
     r.add_argument("--out", default="report")
@@ -372,6 +394,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except BrokenPipeError:
+        # the reader went away (``privmoe reproduce | head``): stop quietly, as a filter does
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (PrivMoEError, KeyError) as exc:
         print(f"privmoe: error: {exc}", file=sys.stderr)
         return 1 if isinstance(exc, (PeerError,)) or type(exc).__name__ == "HandshakeError" else 2

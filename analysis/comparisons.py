@@ -3,7 +3,8 @@
 ``secmoe_comparison``: at the projection scale (m = 128, d = 2048, d_ff = 1408), for E in {8, ..., 128},
 communication and modelled LAN/WAN latency (``simulators/network``, network only: no compute) of dense,
 CryptoMoE (f = 1, 2) and SecMoE -- the re-shared compute phase privmoe runs, and the encrypted one
-(projection) -- on the ``cheetah`` backend. ``activation_comparison``: piecewise vs select-then-compute.
+(projection) -- on the ``cheetah`` backend, in the ``protocol`` accounting (the server's weights in
+plaintext). ``activation_comparison``: piecewise vs select-then-compute.
 """
 from __future__ import annotations
 
@@ -45,3 +46,14 @@ def activation_comparison(n: int = 128 * 1408, backend: str = "crypten") -> pd.D
             rows.append({"protocol": name, "function": fn, "n": n, "bytes": c.bytes, "rounds": c.rounds,
                          "offline_bytes": c.offline_bytes})
     return pd.DataFrame(rows)
+
+
+def secmoe_table(metric: str = "gib") -> pd.DataFrame:
+    """``secmoe_comparison`` as experts x protocol: ``gib`` (GiB of the layer) or ``wan_s`` (seconds on the
+    WAN, network only)."""
+    df = secmoe_comparison()
+    if metric == "gib":
+        df = df.assign(gib=df.bytes / 2**30)
+    elif metric != "wan_s":
+        raise ValueError(f"metric must be gib or wan_s, got {metric!r}")
+    return df.pivot_table(index="experts", columns="protocol", values=metric)

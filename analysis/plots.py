@@ -77,10 +77,13 @@ def dispatch_scaling(table: pd.DataFrame, path: Path) -> Path:
                          path)
 
 
-def matmul_rotations(table: pd.DataFrame, path: Path) -> Path:
-    """Rotations of the HE matmuls vs E and vs t (closed form at paper dims; log axes)."""
-    t = _params(table[(table.section == "2s") & (table.metric == "rotations")])
-    return _sweep_panels(t, (("E", "experts"), ("t", "capacity")), lambda g: g.analytic, "row rotations (NEXUS: + expansion key switches)",
+def matmul_key_switches(table: pd.DataFrame, path: Path) -> Path:
+    """Key switches of the HE matmuls vs E and vs t (closed form at paper dims; log axes). Key switches =
+    rotations + automorphisms: for BOLT and the batch packing they are the rotations; NEXUS's expansion
+    automorphisms are key switches too, so it is plotted on the same footing."""
+    t = _params(table[(table.section == "2s") & (table.metric == "key_switches")])
+    return _sweep_panels(t, (("E", "experts"), ("t", "capacity")), lambda g: g.analytic,
+                         "key switches (rotations + automorphisms)",
                          ("vs experts E (t = 32, d = 2048, N = 8192)", "vs capacity t (E = 64)"), path)
 
 

@@ -1,13 +1,22 @@
-"""MkDocs hook: expands ``<!-- privmoe:explain NAME [key=value ...] -->`` into the output of
-``privmoe explain`` at build time, so the worked examples in the docs are never copied by hand."""
+"""MkDocs hook: expands privmoe's placeholders at build time, so no number in the docs is copied by hand.
+
+* ``<!-- privmoe:explain NAME [key=value ...] -->``: the output of ``privmoe explain``;
+* ``<!-- privmoe:costs NAME BACKEND [key=value ...] -->``: the analytic cost (``privmoe costs``) as a table
+  of its total and top-level steps;
+* ``<!-- privmoe:reproduce -->`` and ``<!-- privmoe:logged_runs -->``: the tables of ``privmoe reproduce``;
+* ``<!-- privmoe:table MODULE:FUNCTION [arg ...] -->``: a DataFrame an ``analysis`` function returns.
+"""
 from __future__ import annotations
 
 import re
 
-PATTERN = re.compile(r"<!--\s*privmoe:explain\s+(\S+)((?:\s+\w+=\S+)*)\s*-->")
+EXPLAIN = re.compile(r"<!--\s*privmoe:explain\s+(\S+)((?:\s+\w+=\S+)*)\s*-->")
+COSTS = re.compile(r"<!--\s*privmoe:costs\s+(\S+)\s+(\w+)((?:\s+\w+=\S+)*)\s*-->")
+REPRODUCE = re.compile(r"<!--\s*privmoe:(reproduce|logged_runs)\s*-->")
+TABLE = re.compile(r"<!--\s*privmoe:table\s+([\w.]+):(\w+)((?:\s+\S+)*?)\s*-->")
 
 
-def _expand(match: re.Match) -> str:
+def _explain(match: re.Match) -> str:
     from analysis import explain
     from analysis.cli import parse_sets
 
@@ -16,5 +25,46 @@ def _expand(match: re.Match) -> str:
     return f"```text\n$ privmoe explain {name}{match.group(2)}\n{text}\n```"
 
 
+def _bytes(n: int) -> str:
+    return f"{n:,} B" if n < 10**6 else f"{n / 1e6:,.2f} MB" if n < 10**9 else f"{n / 1e9:,.2f} GB"
+
+
+def _costs(match: re.Match) -> str:
+    from analysis import registry
+    from analysis.cli import parse_sets
+
+    name, backend, sets = match.group(1), match.group(2), match.group(3)
+    entry = registry.get(name)
+    params = entry.resolve(parse_sets(sets.split()) if sets.strip() else {})
+    cost = entry.cost(backend, params)
+    rows = [("**total**", cost)] + [(f"`{n}`", c) for n, c in cost.steps if "/" not in n]
+    lines = [f"`privmoe costs {name} --backend {backend}{' --set' + sets if sets.strip() else ''}`:", "",
+             "| step | rounds | client → server | server → client | offline |", "|---|---|---|---|---|"]
+    lines += [f"| {n} | {c.rounds:,} | {_bytes(c.bytes_client_to_server)} | {_bytes(c.bytes_server_to_client)} | "
+              f"{_bytes(c.offline_bytes)} |" for n, c in rows]
+    return "\n".join(lines)
+
+
+def _reproduce(match: re.Match) -> str:
+    from analysis import reproduce
+
+    if match.group(1) == "reproduce":
+        return reproduce.markdown(reproduce.table().drop(columns=["key", "parameters", "protocol / paper"]))
+    return reproduce.logged_runs().drop(columns=["log"]).to_markdown(index=False, floatfmt=".3f")
+
+
+def _table(match: re.Match) -> str:
+    import importlib
+
+    module, func, args = match.group(1), match.group(2), match.group(3).split()
+    if not module.startswith("analysis."):
+        raise ValueError(f"privmoe:table reads analysis modules only, got {module!r}")
+    df = getattr(importlib.import_module(module), func)(*args)
+    return df.to_markdown(floatfmt=".3g")
+
+
 def on_page_markdown(markdown: str, page, config, files) -> str:
-    return PATTERN.sub(_expand, markdown)
+    markdown = EXPLAIN.sub(_explain, markdown)
+    markdown = COSTS.sub(_costs, markdown)
+    markdown = TABLE.sub(_table, markdown)
+    return REPRODUCE.sub(_reproduce, markdown)

@@ -153,6 +153,17 @@ def bmm(batch: int, m: int, k: int, n: int, left_batched: bool = True, right_bat
     return mul((batch if left_batched else 1) * m * k, (batch if right_batched else 1) * k * n, batch * m * n)
 
 
+def bmm_sum(batch: int, m: int, k: int, n: int) -> Cost:
+    """sum_b A_b @ B_b: privmoe's protocol runs the batched product and sums locally (``bmm``)."""
+    return bmm(batch, m, k, n)
+
+
+def wmm(batch: int, m: int, k: int, n: int, left_batched: bool = True) -> Cost:
+    """Products with the server's weights: privmoe's CrypTen runs secret-share the weights, so this is
+    ``bmm`` with the weights batched (one matrix per expert)."""
+    return bmm(batch, m, k, n, left_batched, True)
+
+
 def sigmoid(n: int) -> Cost:
     """CrypTen's sigmoid ("reciprocal" method), read from its source:
     ltz (8 rounds) -> |x| = x * (1 - 2 ltz) (1 mul) -> exp(-|x|) with the DEFAULT 8 iterations (CrypTen
@@ -165,6 +176,11 @@ def sigmoid(n: int) -> Cost:
 def silu(n: int) -> Cost:
     """x * sigmoid(x): 24 rounds."""
     return sigmoid(n) + mul(n, n)
+
+
+def open_values(n: int) -> Cost:
+    """Open n shared values to both parties: each sends its share of each (1 round, 8 n bytes each way)."""
+    return Cost.symmetric(1, B * n)
 
 
 def mux_bits(n_bits: int, n_data: int, n_out: int | None = None) -> Cost:

@@ -9,7 +9,8 @@ n_in = ceil(d_in/c) inputs with a_i columns and n_out = ceil(d_out/c) outputs wi
     pt_mults  = sum_{i,q} cnt(a_i, b_q)
     ct_adds   = sum_q (sum_i cnt(a_i, b_q) - 1) + n_out          (accumulation + the mask)
     rotations = sum_i (cnt(a_i, b_0) - 1)                         (plain: every rotated input reused)
-              = n_in (min(b, c) - 1) + sum_q G_q                  (bsgs: babies + non-empty giant groups)
+              = n_in (min(b, c) - 1) + sum_q G_q                  (bsgs: babies + non-empty giant groups,
+                                                             b the power of two with the fewest rotations)
     key_switches = rotations; ciphertexts = n_in + n_out; rounds = 2 (client -> server -> client)
     bytes client->server = n_in (N L 8 + 64) (seeded symmetric), server->client = n_out 2 N L' 8.
 """
@@ -47,11 +48,13 @@ def _group_cost(S: int, R: int, d_in: int, d_out: int, bsgs: bool) -> Cost:
     if not bsgs:
         rot = sum(ki * (cnt(a, min(c, d_out)) - 1) for a, ki in ins)
     else:
-        baby = 1 << round(math.log2(c) / 2)
-        rot = n_in * (min(baby, c) - 1)
-        for b, kq in outs:
-            rot += kq * _nonempty_giants(c, baby, [a for a, _ in ins], b)
+        rot = min(_bsgs_rotations(c, n_in, ins, outs, 1 << e) for e in range(int(math.log2(c)) + 1))
     return Cost(rotations=rot, key_switches=rot, pt_mults=pt, ct_adds=adds, ciphertexts=n_in + n_out), n_in, n_out
+
+
+def _bsgs_rotations(c: int, n_in: int, ins: list[tuple[int, int]], outs: list[tuple[int, int]], baby: int) -> int:
+    """BSGS rotations with baby step ``baby``: n_in (min(baby, c) - 1) + non-empty giant groups per output."""
+    return n_in * (min(baby, c) - 1) + sum(kq * _nonempty_giants(c, baby, [a for a, _ in ins], b) for b, kq in outs)
 
 
 def _nonempty_giants(c: int, baby: int, a_list: list[int], b: int) -> int:
@@ -63,12 +66,16 @@ def _nonempty_giants(c: int, baby: int, a_list: list[int], b: int) -> int:
 
 
 def matmul(experts: int, capacity: int, d_in: int, d_out: int, poly_degree: int, bsgs: bool, packing: str,
-           params: HEParams | None = None) -> Cost:
-    """The counts and bytes of ``protocols/he/matmul.he_matmul`` for a packing (module docstring)."""
+           params: HEParams | None = None, slots: int | None = None) -> Cost:
+    """The counts and bytes of ``protocols/he/matmul.he_matmul`` for a packing (module docstring).
+
+    ``slots`` overrides the slots per ciphertext: ``None`` is what privmoe runs (one BFV row, N/2);
+    ``poly_degree`` is the papers' convention (CryptoMoE's toy and rebuttal count N slots per ciphertext,
+    as if both rows formed one cyclic vector -- which BFV's rotations do not provide in one key switch)."""
     if packing not in PACKINGS:
         raise ValueError(f"packing must be one of {PACKINGS}")
     params = params or HEParams(poly_degree)
-    S, t_hat = params.slots, _pow2(capacity)
+    S, t_hat = slots or params.slots, _pow2(capacity)
     groups = [t_hat] * experts if packing == "bolt" else [_pow2(experts * t_hat)]
     total, n_in, n_out = Cost(), 0, 0
     for R in set(groups):
@@ -101,3 +108,20 @@ def nexus(experts: int, capacity: int, d_in: int, d_out: int, poly_degree: int, 
                 ct_adds=2 * n_in * (p - 1) + experts * capacity * (d_in - 1) + folds + n_out,
                 ciphertexts=n_in + n_out, bytes_client_to_server=n_in * params.seeded_ciphertext_bytes(),
                 bytes_server_to_client=n_out * params.response_bytes())
+
+
+def nexus_published(experts: int, capacity: int, d_in: int, d_out: int, poly_degree: int) -> Cost:
+    """NEXUS as its authors specify the matmul (Zhang et al., NDSS 2025, section 4), per expert (no two
+    experts share a ciphertext: their tokens and weights differ): the client's t d_in values travel as
+    coefficients, ceil(t d_in / N) ciphertexts, each expanded into one ciphertext per value by a tree of
+    automorphisms (N - 1 key switches per full ciphertext); the t d_out results are packed back into
+    ceil(t d_out / N) ciphertexts by LWE packing (N - 1 key switches each). All are automorphisms: no
+    slot rotation. privmoe's ``nexus`` instead expands across experts and folds slot-encoded results
+    with rotations, which needs about half the key switches."""
+    n_in = -(-capacity * d_in // poly_degree)
+    n_out = -(-capacity * d_out // poly_degree)
+    params = HEParams(poly_degree)
+    ks = experts * (n_in + n_out) * (poly_degree - 1)
+    return Cost(rounds=2, key_switches=ks, ciphertexts=experts * (n_in + n_out),
+                bytes_client_to_server=experts * n_in * params.seeded_ciphertext_bytes(),
+                bytes_server_to_client=experts * n_out * params.response_bytes())

@@ -2,9 +2,15 @@
 
 Each function takes a backend module ``B`` (``crypten`` -- exact for our runs -- or ``cheetah`` -- the
 papers' stack) providing the primitive vocabulary ``eq(n)``, ``lt(n)``, ``mul(n_x, n_y, n_out)``,
-``bmm(batch, m, k, n, left_batched, right_batched)``, ``mux_bits(n_bits, n_data, n_out)`` (bits times
-values: no truncation), ``topk_auto(rows, length, t, method)``, ``silu(n)``,
+``bmm(batch, m, k, n, left_batched, right_batched)`` (shared x shared), ``bmm_sum(batch, m, k, n)`` (the
+sum over the batch of shared products: one product over the stacked inner dimension), ``wmm(batch, m, k, n,
+left_batched)`` (shared x the server's weights, one matrix per batch element), ``mux_bits(n_bits, n_data,
+n_out)`` (bits times values: no truncation), ``topk_auto(rows, length, t, method)``, ``silu(n)``,
 ``gate(m, d, E, k)``, and mirrors the protocol's schedule step by step, with the protocol's step labels.
+
+These are the ``protocol`` accounting: the protocols as specified (the server's weights enter through
+``wmm``: on ``cheetah`` a ciphertext x plaintext product, on ``crypten`` the shared weights privmoe's runs
+use). The pipelines the papers' authors measured are ``moe_paper.py`` (the ``paper`` accounting).
 
 Symbols: m tokens, d hidden, f ffn, E experts, k top-k, t capacity, n = k m candidates.
 """
@@ -43,10 +49,10 @@ def cryptomoe_combine(B: ModuleType, m: int, d: int, E: int, t: int, variant: st
     ``outputs_first``: y * S' (E t d by E t) then O^T y'. Difference: E t (m - d) elements each way."""
     if variant == "scores_first":
         return (B.mux_bits(E * m * t, E * t, E * m * t).labelled("scale")      # O is 0/1: no truncation
-                + B.bmm(E, m, t, d).labelled("combine_matmul"))
+                + B.bmm_sum(E, m, t, d).labelled("combine_matmul"))
     if variant == "outputs_first":
         return (B.mul(E * t * d, E * t, E * t * d).labelled("scale")
-                + B.bmm(E, m, t, d).labelled("combine_matmul"))
+                + B.bmm_sum(E, m, t, d).labelled("combine_matmul"))
     raise ValueError(f"unknown combine variant {variant!r}")
 
 
@@ -81,14 +87,22 @@ def cipherprune_combine(B: ModuleType, m: int, d: int, E: int, k: int, t: int) -
             + swap_reverse(B, E, k * m, t, d).labelled("uncompact"))
 
 
-def expert_ffn(B: ModuleType, E: int, rows: int, d: int, f: int, x_batched: bool) -> Cost:
+def expert_ffn(B: ModuleType, E: int, rows: int, d: int, f: int, x_batched: bool,
+               weights: str = "server") -> Cost:
     """SwiGLU for E experts on ``rows`` rows each: ``up`` (x [U|V]: one matmul to 2f), ``silu`` on E rows
-    f, ``gate_mul`` (E rows f), ``down`` (@ D)."""
+    f, ``gate_mul`` (E rows f), ``down`` (@ D). ``weights``: "server" (the server's own weights: ``wmm``)
+    or "shared" (weights that are themselves shares, e.g. SecMoE's selected weights: ``bmm``)."""
+    if weights not in ("server", "shared"):
+        raise ValueError(f"weights must be 'server' or 'shared', got {weights!r}")
     n = E * rows * f
-    return (B.bmm(E, rows, d, 2 * f, x_batched, True).labelled("up")
+    if weights == "server":
+        up, down = B.wmm(E, rows, d, 2 * f, x_batched), B.wmm(E, rows, f, d)
+    else:
+        up, down = B.bmm(E, rows, d, 2 * f, x_batched, True), B.bmm(E, rows, f, d)
+    return (up.labelled("up")
             + B.silu(n).labelled("silu")
             + B.mul(n, n, n).labelled("gate_mul")
-            + B.bmm(E, rows, f, d).labelled("down"))
+            + down.labelled("down"))
 
 
 def cryptomoe_moe(B: ModuleType, m: int, d: int, f: int, E: int, k: int, t: int, variant: str) -> Cost:
@@ -106,6 +120,25 @@ def dense_moe(B: ModuleType, m: int, d: int, f: int, E: int, k: int) -> Cost:
             + B.mux_bits(m * k * E, m * k, m * k * E).labelled("weights")
             + expert_ffn(B, E, m, d, f, False).labelled("experts")
             + B.mul(E * m * d, E * m, E * m * d).labelled("combine"))
+
+
+def cipherprune_moe(B: ModuleType, m: int, d: int, f: int, E: int, k: int, t: int) -> Cost:
+    """The CipherPrune-style layer: gate -> compaction dispatch -> experts on E x t rows -> the combine
+    that replays the compaction backwards."""
+    return (B.gate(m, d, E, k).labelled("gate")
+            + cipherprune_dispatch(B, m, d, E, k, t).labelled("dispatch")
+            + expert_ffn(B, E, t, d, f, True).labelled("experts")
+            + cipherprune_combine(B, m, d, E, k, t).labelled("combine"))
+
+
+def insecure_moe_balanced(B: ModuleType, m: int, d: int, f: int, E: int, k: int, t: int) -> Cost:
+    """The insecure baseline with the routing opened and every expert given t tokens (the balanced load
+    the papers' insecure runs assume): gate -> open K and W (2 m k values) -> experts on E x t rows; gathering
+    tokens and weighting the outputs by opened routing are local. ``insecure.moe``'s real cost depends on
+    the opened counts; this is the count-free projection."""
+    return (B.gate(m, d, E, k).labelled("gate")
+            + B.open_values(2 * m * k).labelled("open_routing")
+            + expert_ffn(B, E, t, d, f, True).labelled("experts"))
 
 
 def piecewise_select(B: ModuleType, n: int, breakpoints: int) -> Cost:
@@ -153,7 +186,7 @@ def secmoe_moe(B: ModuleType, m: int, d: int, f: int, E: int, k: int, he_params)
             + B.eq_binary(p * E).labelled("onehot")
             + secmoe_he_select(m, k, E, d * f, he_params).labelled("select")
             + B.lt(2 * 3 * p * d * f).labelled("lift")
-            + expert_ffn(B, p, 1, d, f, True).labelled("ffn")
+            + expert_ffn(B, p, 1, d, f, True, weights="shared").labelled("ffn")
             + B.mul(p * d, p, p * d).labelled("combine"))
 
 

@@ -8,6 +8,7 @@ import protocols.mpc.dense_moe as DM
 import protocols.mpc.insecure_moe as IM
 from analysis.cost_models import cheetah, crypten
 from analysis.cost_models import moe as M
+from analysis.cost_models import moe_paper as MP
 from analysis.entries._moe_params import ALIASES, derive_capacity
 from analysis.moe_checks import check_layer, layer_bad_cases, layer_bound, layer_inputs, layer_specs
 from analysis.registry import Entry, register
@@ -15,7 +16,12 @@ from analysis.strategies import routing_params
 from functionalities.moe import moe_layer, validate
 from protocols.mpc.cryptomoe_combine import choose_variant
 
-DEFAULTS = {"tokens": 8, "hidden": 4, "ffn": 4, "experts": 4, "top_k": 2, "capacity": None, "capacity_factor": 2.0}
+DEFAULTS = {"tokens": 8, "hidden": 4, "ffn": 4, "experts": 4, "top_k": 2, "capacity": None, "capacity_factor": 2.0,
+            "accounting": "protocol"}
+#: ``accounting`` (cheetah projections only): "protocol" = the protocol as specified (``moe.py``: the
+#: server's weights in plaintext, ciphertext x plaintext products); "paper" = the pipeline the CryptoMoE
+#: authors measured (``moe_paper.py``: their op sequence, shared weights, batched-expert proxy, GeLU)
+ACCOUNTINGS = ("protocol", "paper")
 LEAK = ("tokens", "hidden", "ffn", "experts", "top_k")
 
 
@@ -23,7 +29,25 @@ def _validate(semantics):
     def v(p, i):
         validate(p["tokens"], p["hidden"], p["ffn"], p["experts"], p["top_k"], p.get("capacity"), semantics,
                  i.get("x"), i.get("w_g"), i.get("U"), i.get("V"), i.get("D"))
+        check_accounting(p)
     return v
+
+
+def check_accounting(p) -> None:
+    """``accounting`` is one of ``ACCOUNTINGS``."""
+    if p.get("accounting", "protocol") not in ACCOUNTINGS:
+        from functionalities.errors import PublicParameterError
+
+        raise PublicParameterError(f"accounting must be one of {ACCOUNTINGS}, got {p['accounting']!r}")
+
+
+def _crypten_only_protocol(p) -> None:
+    """The ``crypten`` model is exact for privmoe's own run: there is no paper pipeline to count on it."""
+    if p.get("accounting", "protocol") != "protocol":
+        from functionalities.errors import PublicParameterError
+
+        raise PublicParameterError("accounting=paper is a cheetah projection of the authors' pipeline; "
+                                   "the crypten model counts privmoe's own run (accounting=protocol)")
 
 
 def _ideal(semantics):
@@ -38,12 +62,24 @@ def _small_params():
 
 
 def _cryptomoe_cost(B):
-    return lambda p: M.cryptomoe_moe(B, p["tokens"], p["hidden"], p["ffn"], p["experts"], p["top_k"],
-                                     p["capacity"], choose_variant(p["tokens"], p["hidden"]))
+    def f(p):
+        if B is crypten:
+            _crypten_only_protocol(p)
+        if p.get("accounting") == "paper":
+            return MP.cryptomoe_layer(B, p["tokens"], p["hidden"], p["ffn"], p["experts"], p["top_k"], p["capacity"])
+        return M.cryptomoe_moe(B, p["tokens"], p["hidden"], p["ffn"], p["experts"], p["top_k"], p["capacity"],
+                               choose_variant(p["tokens"], p["hidden"]))
+    return f
 
 
 def _dense_cost(B):
-    return lambda p: M.dense_moe(B, p["tokens"], p["hidden"], p["ffn"], p["experts"], p["top_k"])
+    def f(p):
+        if B is crypten:
+            _crypten_only_protocol(p)
+        if p.get("accounting") == "paper":
+            return MP.dense_layer(B, p["tokens"], p["hidden"], p["ffn"], p["experts"], p["top_k"])
+        return M.dense_moe(B, p["tokens"], p["hidden"], p["ffn"], p["experts"], p["top_k"])
+    return f
 
 
 def layer_contrast(extra: dict | None = None):
@@ -105,10 +141,15 @@ from protocols.he.interface import HEParams  # noqa: E402
 
 
 def _secmoe_cost(B):
-    """crypten: the HE parameters of the run; cheetah: the papers' N = 8192 (PROTOCOLS.md §10)."""
+    """crypten: the HE parameters of the run; cheetah: the papers' N = 8192 (PROTOCOLS.md §10).
+    ``accounting=paper`` (cheetah): SecMoE as its authors describe it, the selected weights kept encrypted
+    (the ``compute=encrypted`` projection); ``protocol``: the compute phase ``compute`` says."""
     def f(p):
+        if B is crypten:
+            _crypten_only_protocol(p)
         n = p["he_poly_degree"] if B is crypten else max(8192, p["he_poly_degree"])
-        model = M.secmoe_moe if p["compute"] == "reshared" else M.secmoe_moe_encrypted
+        encrypted = p["compute"] == "encrypted" or p.get("accounting") == "paper"
+        model = M.secmoe_moe_encrypted if encrypted else M.secmoe_moe
         return model(B, p["tokens"], p["hidden"], p["ffn"], p["experts"], p["top_k"], HEParams(n))
     return f
 
@@ -132,6 +173,7 @@ def _secmoe_validate(p, i):
         from functionalities.errors import PublicParameterError
 
         raise PublicParameterError(f"compute must be reshared or encrypted, got {p['compute']!r}")
+    check_accounting(p)
     HEParams(p["he_poly_degree"])     # a real run also needs d * ffn <= N/2 (the protocol refuses it)
 
 
@@ -143,7 +185,7 @@ register(layer_entry(
                              own if "U" in own else None),
     kind="hybrid", plain_inputs=True, validate=_secmoe_validate,
     defaults={"tokens": 4, "hidden": 4, "ffn": 4, "experts": 4, "top_k": 2, "he_backend": "seal",
-              "he_poly_degree": 4096, "compute": "reshared"},
+              "he_poly_degree": 4096, "compute": "reshared", "accounting": "protocol"},
     costs={"crypten": _secmoe_cost(crypten), "cheetah": _secmoe_cost(cheetah)},
     params_strategy=lambda: _small_params().map(
         lambda p: {**{k: v for k, v in p.items() if k != "capacity"}, "he_backend": "seal", "he_poly_degree": 4096,
