@@ -231,7 +231,7 @@ first comparison of a run, and privmoe charges no set-up.
 
 {_md(logged.drop(columns=["log"]), ".3f")}
 
-Where the bytes go, DeepSeekMoE-16B, CryptoMoE f = 1 (MB per token):
+Where the bytes go, DeepSeekMoE-16B, CryptoMoE f = 1 (MB per token): {reproduce.delta_summary(steps)}
 
 {_md(steps, ".3f")}
 """
@@ -371,8 +371,10 @@ automorphisms of its expansion, which are key switches too; CipherGPT is a struc
 
 ## 3. The MoE layer per model
 
-Dense vs CryptoMoE (f = 1, 1.5, 2) vs SecMoE, `cheetah` projection, per token. SecMoE (re-shared) is the
-compute phase privmoe runs; the encrypted-weights compute phase is a projection (communication only).
+Dense vs CryptoMoE (f = 1, 1.5, 2) vs SecMoE, `cheetah` projection in the `protocol` accounting (the
+server's weights stay plaintext: every linear layer is a ciphertext x plaintext product; §7 sets it beside
+the pipeline the papers measured), per token. SecMoE (re-shared) is the compute phase privmoe runs; the
+encrypted-weights compute phase is a projection (communication only).
 `insecure.moe` has no closed form (its cost depends on the opened routing) and is the negative control of §6.
 
 {_md(lat)}

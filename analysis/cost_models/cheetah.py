@@ -7,7 +7,7 @@ One set of unit costs serves every projection (the report, ``privmoe costs``, ``
 | unit | source |
 |---|---|
 | comparisons, equalities, fixed-point products, squares, selects, mux, b2a, exp, reciprocal, silu, gelu, softmax, one-hot | ``shared/calibration`` (real SPU 0.9.5 runs, below), the slope at the largest sizes |
-| top-k | the CryptoMoE authors' own SPU logs (``analysis/data/cryptomoe_spu_logs.json``): their SPU sorts by shuffling and revealing comparisons and costs about twice the calibration's ``lax.top_k``; for reproducing their numbers the logs win (``topk_fit``) |
+| SPU's own top-k (``topk_op``, the ``paper`` accounting) | the CryptoMoE authors' own SPU logs (``analysis/data/cryptomoe_spu_logs.json``): their SPU sorts by shuffling and revealing comparisons and costs about twice the calibration's ``lax.top_k``; for reproducing their numbers the logs win (``topk_fit``). privmoe's own top-t (``topk``, ``topk_auto``: the ``protocol`` accounting) is its network of comparisons and multiplexers at the calibrated units (``sorting.py``) |
 | matmul (Cheetah/BumbleBee's HE product) | structure, not a fit: ciphertext counts from the partition of the shape, ciphertext sizes from the modulus chain serialised by SEAL (``cheetah_matmul.py``), equal to every matmul call of the authors' logs within 0.6% |
 
 Where the calibration and the authors' logs overlap they agree: the logs' fixed-point product, their GeLU
@@ -99,6 +99,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from . import cheetah_matmul as CM
+from . import sorting as S
 from . import spu_logs
 from .cost import Cost
 
@@ -552,13 +553,20 @@ def topk_op(rows: int, cols: int, k: int) -> Cost:
 
 
 def topk_auto(rows: int, length: int, t: int, method: str = "auto") -> Cost:
-    """SPU runs its own top-k whatever our method: ``topk_op``."""
-    return topk_op(rows, length, t)
+    """privmoe's top-t (the method ``choose_method`` picks) on SPU's unit costs (``sorting.topk_auto``):
+    the ``protocol`` accounting. SPU's own sort is ``topk_op`` (the ``paper`` accounting)."""
+    return S.topk_auto(_self(), rows, length, t, method)
 
 
-def topk_core(rows: int, length: int, t: int) -> Cost:
-    """crypten.py's name for the unlabelled top-t."""
-    return topk_op(rows, length, t)
+def topk_core(rows: int, length: int, t: int, method: str = "tournament") -> Cost:
+    """``sorting.topk_core`` on SPU's unit costs."""
+    return S.topk_core(_self(), rows, length, t, method)
+
+
+def _self():
+    import sys
+
+    return sys.modules[__name__]
 
 
 def onehot_op(n_indices: int, classes: int) -> Cost:
@@ -614,18 +622,18 @@ def onehot(rows: int, width: int, classes: int) -> Cost:
     return onehot_op(rows * width, classes).labelled("onehot")
 
 
-def topk(rows: int, length: int, t: int) -> Cost:
-    """Pi_topk (step ``topk``)."""
-    return topk_op(rows, length, t).labelled("topk")
+def topk(rows: int, length: int, t: int, method: str = "auto") -> Cost:
+    """Pi_topk (step ``topk``): privmoe's method on SPU's units (``topk_auto``)."""
+    return topk_auto(rows, length, t, method).labelled("topk")
 
 
 def gate(tokens: int, hidden: int, experts: int, top_k: int) -> Cost:
     """Pi_gate: steps ``logits`` (x times the server's plaintext W_g, m x d x E: one HE call),
-    ``topk`` (over the E logits), ``softmax`` (m x E), ``select`` (the m x k x E one-hot bits times the
-    scores)."""
+    ``topk`` (k tournaments over the E logits, as the protocol runs them), ``softmax`` (m x E), ``select``
+    (the m x k x E one-hot bits times the scores)."""
     m, d, e, k = tokens, hidden, experts, top_k
     return (weights_matmul(m, d, e).labelled("logits")
-            + topk_op(m, e, k).labelled("topk")
+            + topk_core(m, e, k).labelled("topk")
             + softmax(m, e).labelled("softmax")
             + mux_bits(m * k * e, m * e, m * k * e).labelled("select"))   # one-hot bits x scores
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 
+from . import sorting as S
 from .cost import Cost
 
 B = 8  # bytes per ring element
@@ -66,44 +67,33 @@ def reciprocal(n: int, nr_iterations: int = 10, exp_iterations: int = 8) -> Cost
 
 
 def tournament(rows: int, width: int) -> Cost:
-    """``primitives.tournament`` over a power-of-two ``width``: log2(width) levels; level l has
-    p = rows * width / 2^(l+1) pairs: one comparison of p elements and one multiplexer multiplying the
-    p bits by p x (2 + 2^(l+1)) elements (key and payload differences, both 2^l-wide one-hots).
-    Each level is filed as step ``level{l}``."""
-    total = Cost()
-    for level in range(int(math.log2(width))):
-        pairs = rows * width >> (level + 1)
-        data = pairs * (2 + (2 << level))
-        total = total + (less_than_zero(pairs) + mul(pairs, data, data)).labelled(f"level{level}")
-    return total
+    """``sorting.tournament`` on CrypTen (a multiplexer is a Beaver product)."""
+    return S.tournament(_self(), rows, width)
 
 
 def pad_pow2(n: int) -> int:
-    return 1 << max(0, math.ceil(math.log2(n))) if n > 1 else 1
+    return S.pad_pow2(n)
 
 
 def topk_core(rows: int, length: int, t: int, method: str = "tournament") -> Cost:
-    """``tournament``: t tournaments over the padded width (steps ``iter{j}``; keys, indices and
-    knock-outs are local). ``bitonic``: one sorting network (step ``sort``)."""
-    if method == "bitonic":
-        return bitonic(rows, pad_pow2(length), 2).labelled("sort")
-    one = tournament(rows, pad_pow2(length))
-    return sum((one.labelled(f"iter{j}") for j in range(t)), Cost())
+    """``sorting.topk_core`` on CrypTen."""
+    return S.topk_core(_self(), rows, length, t, method)
 
 
 def bitonic(rows: int, width: int, payload: int) -> Cost:
-    """``primitives.bitonic_sort``: s (s + 1)/2 stages (s = log2 width), each one comparison of
-    rows * width/2 pairs and one multiplexer of those bits by rows * width/2 * (1 + payload) differences."""
-    s = int(math.log2(width))
-    pairs = rows * width // 2
-    return (less_than_zero(pairs) + mul(pairs, pairs * (1 + payload), pairs * (1 + payload))) * (s * (s + 1) // 2)
+    """``sorting.bitonic`` on CrypTen."""
+    return S.bitonic(_self(), rows, width, payload)
 
 
 def topk_auto(rows: int, length: int, t: int, method: str = "auto") -> Cost:
-    """``topk_labels``: the method ``protocols.mpc.topk.choose_method`` picks, ``topk_core`` of it."""
-    from protocols.mpc.topk import choose_method
+    """``sorting.topk_auto`` on CrypTen: the method ``protocols.mpc.topk.choose_method`` picks."""
+    return S.topk_auto(_self(), rows, length, t, method)
 
-    return topk_core(rows, length, t, choose_method(length, t, method))
+
+def _self():
+    import sys
+
+    return sys.modules[__name__]
 
 
 def equal(n: int) -> Cost:

@@ -29,7 +29,7 @@ register(Entry(
     defaults={"rows": 4, "length": 16, "t": 2, "method": "auto"},
     aliases={"capacity": "t"},
     costs={"crypten": lambda p: crypten.topk(p["rows"], p["length"], p["t"], p["method"]),
-           "cheetah": lambda p: cheetah.topk(p["rows"], p["length"], p["t"])},
+           "cheetah": lambda p: cheetah.topk(p["rows"], p["length"], p["t"], p["method"])},
     params_strategy=_params,
     inputs_strategy=lambda p: tensor((p["rows"], p["length"]), fixed_values()).map(lambda t: {"x": t}),
     # values are selected, not computed: exact; indices exact (ties resolved by the same rule)
