@@ -21,7 +21,7 @@ HE_COMPARED = ("rounds", "bytes_client_to_server", "bytes_server_to_client", "ro
                "ciphertexts", "key_switches")
 HE_BACKENDS = ("seal", "sim")
 CHECKS = ("equivalence", "cost_model", "obliviousness", "bad_input")
-SECURITY_CHECKS = ("security_shape", "security_distribution", "security_consistency")
+SECURITY_CHECKS = ("security_ledger", "security_shape", "security_distribution", "security_consistency")
 
 
 def _party_fn(party: Party, payload: tuple[str, Params, Inputs]) -> Any:
@@ -42,6 +42,8 @@ class RealRun:
     counts: dict | None = None          # HE operation counts (SEAL / simulator)
     noise_budget: int | None = None     # remaining noise budget in bits (SEAL)
     views: dict | None = None           # party -> list of ViewItem (when recorded)
+    own: dict | None = None             # party -> list of its own share tensors (when recorded)
+    masks: dict | None = None           # party -> its parts of each opening's masks (when recorded)
 
     def signature(self) -> tuple:
         """The transcript signature, plus the HE operation sequence where there is one."""
@@ -50,23 +52,29 @@ class RealRun:
 
 
 def default_backend(entry: Entry) -> str:
-    """What a run is measured against: ``crypten`` for MPC entries, else the entry's first backend."""
-    return "crypten" if entry.kind == "mpc" or not entry.backends else entry.backends[0]
+    """What a run is measured against: ``crypten`` for MPC and hybrid entries, an HE entry's first backend."""
+    if entry.kind == "he":           # an HE control without cost models still runs on SEAL
+        return entry.backends[0] if entry.backends else "seal"
+    return "crypten"
 
 
 def run_real(entry: Entry, params: Params, inputs: Inputs, *, mode: str = "threads", seed: int = 0,
              timeout: float = 30.0, backend: str | None = None, record_views: bool = False,
-             dealer: str | None = None) -> RealRun:
-    """Run the real protocol; each party gets only the inputs it owns. Outputs are reconstructed."""
+             dealer: str | None = None, private_seeds: tuple[int | None, int | None] = (None, None)) -> RealRun:
+    """Run the real protocol; each party gets only the inputs it owns. Outputs are reconstructed.
+    ``private_seeds`` (client, server) fix each party's private randomness apart from ``seed`` (the
+    ledger's check, ``simulators/ledger.py``)."""
     if entry.runner is not None:
-        return entry.runner(params, inputs, backend or default_backend(entry), seed)
+        return entry.runner(params, inputs, backend or default_backend(entry), seed, private_seeds=private_seeds)
     owners = {s.name: s.owner for s in entry.input_specs(params)}
     own = [{k: v for k, v in inputs.items() if owners.get(k) == r} for r in (0, 1)]
     res = run_two_party(_party_fn, ((entry.name, params, own[0]), (entry.name, params, own[1])),
                         mode=mode, seed=seed, timeout=timeout, record_views=record_views,
-                        dealer=dealer or entry.dealer)
+                        dealer=dealer or entry.dealer, private_seeds=private_seeds)
     return RealRun(reconstruct(*res.outputs), res.meter, res.wall_time,
-                   views=res.meter.views if record_views else None)
+                   views=res.meter.views if record_views else None,
+                   own=res.meter.own if record_views else None,
+                   masks=res.meter.masks if record_views else None)
 
 
 def measured(meter: Meter | RealRun, step: str | None = None) -> dict[str, int]:
@@ -164,8 +172,9 @@ def verify(entry: Entry, *, examples: int = 10, seed: int = 0, mode: str = "thre
            backend: str | None = None, security_runs: int = 0) -> list[CheckResult]:
     """Draw ``examples`` Hypothesis examples (seeded) and run every check; failures are collected.
 
-    ``security_runs`` > 0 adds the simulator checks (``simulators/security``) with that many runs per
-    family of views, on the entry's contrast pair if it has one, else on the first example's two inputs."""
+    ``security_runs`` > 0 adds the security checks (``analysis/security.py``: the exact mask ledger, the
+    views' shape, and the statistical tests with that many runs per family of views) on an example drawn
+    from the entry's domain (not the minimal one) and its contrast pairs."""
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import seed as hyp_seed
     from hypothesis import strategies as st
@@ -200,13 +209,15 @@ def verify(entry: Entry, *, examples: int = 10, seed: int = 0, mode: str = "thre
     body()
     out = [results[c] for c in CHECKS]
     if security_runs > 0:
-        out += security_results(entry, state["first"], security_runs, seed)
+        out += security_results(entry, security_runs, seed)
     return out
 
 
-def security_results(entry: Entry, first, runs: int, seed: int) -> list[CheckResult]:
-    from simulators.security import security_check
+def security_results(entry: Entry, runs: int, seed: int) -> list[CheckResult]:
+    """The security checks of ``analysis/security.py`` as CheckResults (``security_ledger`` ...)."""
+    from analysis.security import security_check
+    from analysis.strategies import draw_example_inputs, draw_example_params
 
-    params, a, b = entry.contrast() if entry.contrast is not None else first
-    found = security_check(entry, params, a, b, runs=runs, seed=seed)
+    params = draw_example_params(entry, seed)
+    found = security_check(entry, params, draw_example_inputs(entry, params, seed), runs=runs, seed=seed)
     return [CheckResult(f"security_{k}", examples=runs, failures=v) for k, v in found.items()]

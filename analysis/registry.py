@@ -84,7 +84,7 @@ class Entry:
     #: the runtime's dealer ("leaky" only for the negative control of a dealer that breaks isolation)
     dealer: str = "honest"
     #: a fixed (params, inputs_a, inputs_b) whose secrets differ as much as they can (e.g. all tokens to
-    #: one expert vs spread out), used by the security checks instead of two random draws
+    #: one expert vs spread out), one of the security checks' contrast pairs (``analysis/security.py``)
     contrast: Callable[[], tuple] | None = None
     #: the spec's intermediates by the names the protocol ``trace``s (privmoe explain shows them side by side)
     intermediates: Callable[[Params, Inputs], dict] | None = None
@@ -114,7 +114,8 @@ class Entry:
 
 
 _REGISTRY: dict[str, Entry] = {}
-_loaded = False
+#: entry modules not imported yet (None: loading has not started)
+_pending: list[str] | None = None
 
 
 def register(entry: Entry) -> Entry:
@@ -124,21 +125,31 @@ def register(entry: Entry) -> Entry:
     return entry
 
 
-def _load() -> None:
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
+def _module_names() -> list[str]:
+    """The entry modules (files of ``analysis/entries``; ``_``-prefixed ones are helpers, not entries)."""
     from analysis import entries
 
-    for mod in pkgutil.iter_modules(entries.__path__):
-        if mod.name.startswith("_"):   # helpers shared by entries, not entries
-            continue
-        importlib.import_module(f"analysis.entries.{mod.name}")
+    return [m.name for m in pkgutil.iter_modules(entries.__path__) if not m.name.startswith("_")]
+
+
+def _drain(until: str | None = None) -> None:
+    """Import pending entry modules: all of them, or until ``until`` is registered. An entry that builds
+    on another (``get`` while loading) so finds it whatever the two files are called."""
+    while _pending and (until is None or until not in _REGISTRY):
+        importlib.import_module(f"analysis.entries.{_pending.pop(0)}")
+
+
+def _load() -> None:
+    global _pending
+    if _pending is None:
+        _pending = _module_names()
+        _drain()
 
 
 def get(name: str) -> Entry:
     _load()
+    if name not in _REGISTRY:
+        _drain(until=name)
     if name not in _REGISTRY:
         raise KeyError(f"unknown protocol {name!r}; registered: {', '.join(sorted(_REGISTRY))}")
     return _REGISTRY[name]

@@ -24,7 +24,7 @@ from protocols.runtime.transport import GlooTransport
 
 def run_party(role: str, host: str, port: int, name: str, sets: dict, seed: int, timeout: float) -> dict:
     """Run ``role``'s side; return the result dict (both sides print the same cost table)."""
-    from analysis.report import draw_example_inputs
+    from analysis.strategies import draw_example_inputs
     from protocols.mpc.sharing import reconstruct
 
     entry = registry.get(name)

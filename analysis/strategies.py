@@ -1,6 +1,9 @@
 """Hypothesis building blocks shared by the entries' strategies (edge cases first: ties, zeros, extremes)."""
 from __future__ import annotations
 
+import contextlib
+from typing import Iterator
+
 import torch
 from hypothesis import strategies as st
 
@@ -65,3 +68,70 @@ def routing_inputs(tokens: int, experts: int, top_k: int) -> st.SearchStrategy[d
     all_one = st.just(torch.tensor([[0] + list(range(1, top_k)) for _ in range(tokens)], dtype=torch.long))
     W = tensor((tokens, top_k), st.one_of(st.sampled_from(SCORE_TIES), st.floats(0, 1, allow_nan=False)))
     return st.fixed_dictionaries({"K": st.one_of(all_one, K), "W": W})
+
+
+# -- drawing one example outside a test ----------------------------------------------------------------
+@contextlib.contextmanager
+def _reproducible() -> Iterator[None]:
+    """Hypothesis (>= 6.131) mixes into its draws literal constants it mines from every local module the
+    process has imported so far: the same seed then gives a different example depending on what ran
+    before (an import, another test). A seeded example draw must not depend on that, so none are mined
+    while it runs (``hypothesis.internal.conjecture.providers``; a no-op on versions without them)."""
+    try:
+        from hypothesis.internal.conjecture import providers
+        from hypothesis.internal.constants_ast import Constants
+        from sortedcontainers import SortedSet
+        mined = providers._get_local_constants
+        empty = Constants(integers=SortedSet(), floats=SortedSet(key=providers.float_to_int), bytes=SortedSet(),
+                          strings=SortedSet())
+    except (ImportError, AttributeError):
+        yield
+        return
+    providers._get_local_constants = lambda: empty
+    providers.CONSTANTS_CACHE.cache.clear()
+    try:
+        yield
+    finally:
+        providers._get_local_constants = mined
+        providers.CONSTANTS_CACHE.cache.clear()
+
+
+def draw_example_inputs(entry, params: dict, seed: int, skip: int = 4) -> dict:
+    """Inputs for given public parameters, drawn from the entry's strategy with a fixed seed. Hypothesis
+    starts with the simplest example (often all zeros) whatever the seed: the ``skip``-th is random. The
+    draw is the same inside and outside pytest (whatever Hypothesis profile is loaded)."""
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import seed as hyp_seed
+
+    box = {}
+
+    @hyp_seed(seed)
+    @settings(max_examples=skip + 1, database=None, phases=[Phase.generate], deadline=None, derandomize=False,
+              suppress_health_check=list(HealthCheck))
+    @given(entry.inputs_strategy(params))
+    def pick(inputs):
+        box["inputs"] = inputs
+
+    with _reproducible():
+        pick()
+    return box["inputs"]
+
+
+def draw_example_params(entry, seed: int, skip: int = 4) -> dict:
+    """Public parameters drawn from the entry's strategy (the ``skip``-th example: not the minimal one),
+    resolved through the entry (defaults, derived values)."""
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import seed as hyp_seed
+
+    box = {}
+
+    @hyp_seed(seed)
+    @settings(max_examples=skip + 1, database=None, phases=[Phase.generate], deadline=None, derandomize=False,
+              suppress_health_check=list(HealthCheck))
+    @given(entry.params_strategy())
+    def pick(params):
+        box["params"] = params
+
+    with _reproducible():
+        pick()
+    return entry.resolve(box["params"])

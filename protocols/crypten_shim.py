@@ -98,3 +98,27 @@ crypten.generators = _PartyGenerators()
 crypten.mpc.get_default_provider = lambda: current_party().provider
 cfg.communicator.verbose = False
 SHIM_ACTIVE = "torch.onnx.symbolic_registry" in sys.modules
+
+
+def _record_own_share(value) -> None:
+    """Keep a copy of every share a party assigns while its view is recorded (the ledger combines what a
+    party receives with what it holds). A no-op otherwise."""
+    party = getattr(_tls, "party", None)
+    if party is not None and party.meter.own is not None and isinstance(value, torch.Tensor):
+        party.meter.record_own(value)
+
+
+def _share_slot():
+    """``_tensor`` of CrypTen's shared tensors, as a property that records assignments (above)."""
+    def get(self):
+        return self.__dict__["_privmoe_tensor"]
+
+    def put(self, value):
+        self.__dict__["_privmoe_tensor"] = value
+        _record_own_share(value)
+
+    return property(get, put)
+
+
+ArithmeticSharedTensor._tensor = _share_slot()
+BinarySharedTensor._tensor = _share_slot()

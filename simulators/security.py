@@ -1,34 +1,33 @@
-"""Security as a tested property: views, simulators and the checks on them (semi-honest, two parties).
+"""Security as a tested property, the statistical side: simulated views and the tests that compare views.
 
-A party's VIEW is everything it sees in a run: its input and randomness (the seed), and, in order, every
-value it saw -- ``opened`` values (its share combined with the other's: Beaver's epsilon/delta, masked
-values, B2A bits), ``received`` one-way payloads, ``dealer`` messages (correlated randomness), and for HE
-protocols the client's ``decrypted`` (masked) values. The runtime records it (``record_views``).
+A party's VIEW is everything it receives in a run, in order: ``opened`` values (its share combined with
+the other's), ``received`` one-way payloads, ``gathered`` values, ``dealer`` messages, ``decrypted`` HE
+plaintexts, ``ciphertext`` frames -- each with the protection the runtime recorded for it and the round it
+arrived in -- plus its own shares (``protocols/runtime/meter.py``). The EXACT check of what protects each
+value is the mask ledger (``simulators/ledger.py``); the tests here are the statistical second line.
 
-SIMULATOR. ``simulate(entry, party, own_input, own_output, params, seed)`` produces that party's view
-from its own input and output and the leakage (the public parameters: shapes, E, k, t, ...) only: the
-other party's inputs are replaced by a FAKE input drawn from the entry's input domain with a fixed seed
-(public information), and the dealer is the honest one. For a secure protocol every opened value is a
-uniformly masked value and every dealer message a uniformly random correction, so the simulated view
-has the real view's distribution; the simulator's output is the ideal output it is given.
+SIMULATOR. ``simulate(template, own_output, seed)`` builds a party's view from the public structure of
+the protocol alone -- the sequence of (kind, step, sender, size, claimed protection) of a view, which is
+a function of the public parameters for a data-oblivious protocol (the obliviousness check holds it to
+that) -- and FRESH randomness: every masked value uniform in its mask's domain (Z_2^64, a bit, mod t),
+every dealer message uniform; ciphertext frames keep only their count. It never runs the protocol on any
+party's input: ``template`` is the structure of a view, taken from a run on fake inputs
+(``analysis/security.py``), whose values are thrown away. The simulator's output is the ideal output it is
+given.
 
-CHECKS (``security_check``), per party:
-1. shape    -- the real view and the simulated view have the same sequence of (kind, step, sender, size);
-2. distribution -- over R runs with fresh randomness, the values at each position of the view, with the
-   other party's secret A vs B (own input fixed), and real vs simulated: two-sample tests per position,
-   a per-bit balance test (two-proportion z-test for each of the 64 bits) and Kolmogorov-Smirnov on the
-   values as fractions of 2^64 (mod t for HE), Bonferroni-corrected to a family-wise alpha = 1e-3;
-3. consistency -- the real output, opened by the harness, satisfies the entry's check against the ideal.
-
-POWER. A 1-bit routing decision carried deterministically by d elements of an opened value makes that
-bit 1 under A and 0 under B in those elements: the element-wise statistic is chi2 = 2 R d on d degrees of
-freedom, p about exp(-R d) for small d. The corrected threshold is about 1e-3 / (129 x positions), 1e-8
-for a hundred positions, so R d >= 20 is needed: 10 runs for a leak in 2 elements, 6 runs for the
-contrast pairs the routing-sensitive entries carry (all tokens to one expert vs spread: every selected
-index differs). A leak that shifts the distribution of many elements is caught by the pooled per-bit
-test: a bias delta is found when delta > (z_alpha' + z_0.01) sqrt(2 p (1 - p) / N), N = R n samples per
-side (delta > 0.1 at N = 2000). A leak that only shifts the SHAPE (message sizes, like per-expert counts)
-is caught by check 1.
+TESTS (``distribution_problems``): position by position, two families of views of the same shape are
+compared (a real family with the other party's secret A against one with secret B; real against
+simulated), on
+* the values' bits: for each of the 64 bits, a two-proportion z-test;
+* their distribution: a two-sample Kolmogorov-Smirnov test on the values as fractions of the domain;
+* full-ring coverage: a chi-square test on 16 buckets of the domain (the top 4 bits of a ring element), which
+  a mask that does not cover the ring fails;
+* joint structure: the bits of the differences of neighbouring elements of a position, and of the first
+  elements of neighbouring positions (a mask reused across elements or messages makes them constant).
+Declared values (dealer seeds) and ciphertext frames are not tested. Every p-value is Bonferroni-corrected
+over all the tests of a family (``TESTS_PER_POSITION`` per position), and ``analysis/security.py`` splits
+``ALPHA`` over the families of one check: a secure protocol fails one ``verify`` by chance with
+probability at most ``ALPHA`` (measured: ``python -m analysis.bench_security fwer``, docs/security.md).
 """
 from __future__ import annotations
 
@@ -36,15 +35,22 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 
 ALPHA = 1e-3
-TESTED = ("opened", "received", "dealer", "decrypted")
+TESTED = ("opened", "received", "gathered", "dealer", "decrypted")
+#: bit tests per position: values' 64 bits, neighbours' differences' 64 bits, first elements' differences'
+#: 64 bits; plus one KS and one coverage test
+TESTS_PER_POSITION = 3 * 64 + 2
 
 
 @dataclass
 class View:
+    """A party's view: its items in order (``ViewItem``) and, when simulated, the output it was given."""
+
     party: str
     items: list = field(default_factory=list)
+    output: object = None
 
     @property
     def shape(self) -> tuple:
@@ -55,36 +61,44 @@ def view_of(run, party: str) -> View:
     return View(party, list((run.views or {}).get(party) or []))
 
 
-def _owner(entry, params) -> dict[str, int]:
-    return {s.name: s.owner for s in entry.input_specs(params)}
+# -- the simulator -----------------------------------------------------------------------------------------
+def _domain(protect) -> tuple[str, int, int]:
+    """(algebra, modulus, bits) of the values a protection claims to make uniform."""
+    if protect is None or isinstance(protect, tuple):
+        return "add", 0, 64
+    if protect.modulus:
+        return "mod", int(protect.modulus), protect.bits
+    return ("xor" if protect.source in ("binary triple", "B2A bit") else "add"), 0, protect.bits
 
 
-def fake_inputs(entry, params, seed: int) -> dict:
-    """An input drawn from the entry's input domain with a fixed seed (no secret involved)."""
-    from analysis.report import draw_example_inputs
-
-    return draw_example_inputs(entry, params, seed)
-
-
-def real_view(entry, params, inputs, party: str, seed: int, *, dealer: str | None = None) -> tuple[View, object]:
-    from analysis.harness import run_real
-
-    run = run_real(entry, params, inputs, seed=seed, record_views=True, dealer=dealer)
-    return view_of(run, party), run
+def uniform_like(protect, n: int, rng: np.random.Generator) -> torch.Tensor:
+    """n fresh values, uniform in the domain of ``protect`` (64-bit ring, k bits, or mod t)."""
+    algebra, modulus, bits = _domain(protect)
+    if modulus:
+        v = rng.integers(0, modulus, n, dtype=np.int64)
+    elif bits < 64:
+        v = rng.integers(0, 1 << bits, n, dtype=np.int64)
+    else:
+        v = rng.integers(0, 2 ** 64, n, dtype=np.uint64).view(np.int64)
+    return torch.from_numpy(v)
 
 
-def simulate(entry, party: str, own_input: dict, own_output, params, seed: int) -> View:
-    """The party's view from its own input, its output and the leakage (module docstring)."""
-    rank = 0 if party == "client" else 1
-    fake = fake_inputs(entry, params, 10_000 + seed)
-    owners = _owner(entry, params)
-    inputs = {k: (own_input[k] if owners[k] == rank else fake[k]) for k in owners}
-    view, _ = real_view(entry, params, inputs, party, seed, dealer="honest")
-    view.output = own_output
-    return view
+def simulate(template: View, own_output, seed: int) -> View:
+    """The party's view from the protocol's public structure and fresh randomness (module docstring)."""
+    from protocols.runtime.meter import ViewItem
+
+    rng = np.random.default_rng(seed)
+    items = []
+    for it in template.items:
+        n = int(it.values.numel())
+        values = (torch.zeros(n, dtype=torch.int64) if it.kind not in TESTED
+                  else uniform_like(it.protect, n, rng))
+        items.append(ViewItem(it.kind, it.step, it.sender, values, it.protect, it.round))
+    return View(template.party, items, own_output)
 
 
-def _as_u64(values) -> np.ndarray:
+# -- the tests -------------------------------------------------------------------------------------------------
+def _u64(values) -> np.ndarray:
     return np.asarray(values.numpy() if hasattr(values, "numpy") else values).astype(np.int64).view(np.uint64)
 
 
@@ -101,110 +115,119 @@ def _ks_pvalue(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _chi2_sf(x: float, k: int) -> float:
-    """Survival function of chi-square with k degrees of freedom (Wilson-Hilferty)."""
-    if k <= 0:
+    """Survival function of chi-square with k degrees of freedom (Wilson-Hilferty; k >= 1)."""
+    if k <= 0 or x <= 0:
         return 1.0
     z = ((x / k) ** (1 / 3) - (1 - 2 / (9 * k))) / math.sqrt(2 / (9 * k))
     return 0.5 * math.erfc(z / math.sqrt(2))
 
 
-def elementwise_problems(a: list[np.ndarray], b: list[np.ndarray], threshold: float) -> list[str]:
-    """Element-wise: for each bit, a 2x2 chi-square per element (runs with a 1 under A vs B), summed over
-    the informative elements: chi-square with one degree of freedom each under H0. Catches a value that
-    depends on the secret element by element even when the pooled multiset does not change."""
-    A, Bm = np.stack(a), np.stack(b)                                   # runs x elements
-    if A.shape != Bm.shape or A.shape[0] < 2:
-        return []
-    R = A.shape[0]
-    for bit in range(64):
-        ka = ((A >> np.uint64(bit)) & np.uint64(1)).sum(0).astype(np.float64)
-        kb = ((Bm >> np.uint64(bit)) & np.uint64(1)).sum(0).astype(np.float64)
-        tot = ka + kb
-        ok = (tot > 0) & (tot < 2 * R)
-        if not ok.any():
-            continue
-        chi = (2 * R * (ka - kb) ** 2 / (tot * (2 * R - tot)))[ok]
-        p = _chi2_sf(float(chi.sum()), int(ok.sum()))
-        if p < threshold:
-            return [f"bit {bit} element-wise: chi2 = {chi.sum():.1f} on {int(ok.sum())} elements (p = {p:.2g})"]
-    return []
+def bit_pvalues(va: np.ndarray, vb: np.ndarray) -> np.ndarray:
+    """Per bit, the two-sided p-value of a two-proportion z-test (1 where both are constant and equal)."""
+    bits = np.arange(64, dtype=np.uint64)
+    fa = ((va[:, None] >> bits) & np.uint64(1)).mean(0)
+    fb = ((vb[:, None] >> bits) & np.uint64(1)).mean(0)
+    pooled = (fa * len(va) + fb * len(vb)) / (len(va) + len(vb))
+    se = np.sqrt(pooled * (1 - pooled) * (1 / len(va) + 1 / len(vb)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(se > 0, np.abs(fa - fb) / np.where(se > 0, se, 1), np.where(fa != fb, np.inf, 0.0))
+    return np.array([math.erfc(float(v) / math.sqrt(2)) for v in z])
 
 
-def compare_samples(a: list[np.ndarray], b: list[np.ndarray], tests: int) -> list[str]:
-    """Two-sample tests on one view position (lists of per-run value arrays); '' list if alike."""
+def coverage_pvalue(va: np.ndarray, vb: np.ndarray, modulus: int = 0) -> float:
+    """Chi-square test of homogeneity on 16 buckets of the domain (top 4 bits; 16 equal bins mod t)."""
+    if modulus:
+        ba, bb = (va.astype(np.float64) * 16 / modulus).astype(int), (vb.astype(np.float64) * 16 / modulus).astype(int)
+    else:
+        ba, bb = (va >> np.uint64(60)).astype(int), (vb >> np.uint64(60)).astype(int)
+    ca, cb = np.bincount(ba, minlength=16)[:16], np.bincount(bb, minlength=16)[:16]
+    tot = ca + cb
+    keep = tot > 0
+    if keep.sum() < 2:
+        return 1.0
+    na, nb = ca.sum(), cb.sum()
+    ea, eb = tot[keep] * na / (na + nb), tot[keep] * nb / (na + nb)
+    x = float((((ca[keep] - ea) ** 2) / ea).sum() + (((cb[keep] - eb) ** 2) / eb).sum())
+    return _chi2_sf(x, int(keep.sum()) - 1)
+
+
+def _neighbours(runs: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate([r[1:] - r[:-1] for r in runs if len(r) > 1]) if any(len(r) > 1 for r in runs) \
+        else np.zeros(0, np.uint64)
+
+
+def sample_pvalues(a: list[np.ndarray], b: list[np.ndarray], modulus: int = 0) -> list[tuple[float, str]]:
+    """Two families' values at one view position (a list of per-run arrays each): every test's p-value
+    with what it tested -- the 64 bits (the smallest p), KS, ring coverage, neighbours' differences."""
     va, vb = np.concatenate(a), np.concatenate(b)
     if len(va) < 2 or len(vb) < 2:
         return []
+    out = []
+    p = bit_pvalues(va, vb)
+    bit = int(np.argmin(p))
+    fa, fb = [float(((v >> np.uint64(bit)) & np.uint64(1)).mean()) for v in (va, vb)]
+    out.append((float(p.min()), f"bit {bit}: frequency {fa:.3f} vs {fb:.3f}"))
+    out.append((_ks_pvalue(va.astype(np.float64), vb.astype(np.float64)), "KS"))
+    out.append((coverage_pvalue(va, vb, modulus), "ring coverage (16 buckets)"))
+    da, db = _neighbours(a), _neighbours(b)
+    if len(da) > 1 and len(db) > 1:
+        p = bit_pvalues(da, db)
+        out.append((float(p.min()), f"differences of neighbouring elements, bit {int(np.argmin(p))}"))
+    return out
+
+
+def compare_samples(a: list[np.ndarray], b: list[np.ndarray], tests: int, modulus: int = 0) -> list[str]:
+    """The problems found at one position at the Bonferroni threshold ``ALPHA / tests``."""
     threshold = ALPHA / max(tests, 1)
-    problems = []
-    bits_a = ((va[:, None] >> np.arange(64, dtype=np.uint64)) & np.uint64(1)).mean(0)
-    bits_b = ((vb[:, None] >> np.arange(64, dtype=np.uint64)) & np.uint64(1)).mean(0)
-    pooled = (bits_a * len(va) + bits_b * len(vb)) / (len(va) + len(vb))
-    se = np.sqrt(pooled * (1 - pooled) * (1 / len(va) + 1 / len(vb)))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(se > 0, np.abs(bits_a - bits_b) / se, np.where(bits_a != bits_b, np.inf, 0.0))
-    p = np.array([math.erfc(float(v) / math.sqrt(2)) for v in z])
-    if (p < threshold).any():
-        bit = int(np.argmin(p))
-        problems.append(f"bit {bit}: frequency {bits_a[bit]:.3f} vs {bits_b[bit]:.3f}")
-    ks = _ks_pvalue(va.astype(np.float64), vb.astype(np.float64))
-    if ks < threshold:
-        problems.append(f"KS p = {ks:.2g}")
-    return problems + elementwise_problems(a, b, threshold)
+    return [f"{what} (p = {p:.2g})" for p, what in sample_pvalues(a, b, modulus) if p < threshold]
 
 
-def distribution_problems(views_a: list[View], views_b: list[View], label: str) -> list[str]:
-    """Position-wise two-sample tests between two families of views with the same shape."""
+def family_pvalues(views_a: list[View], views_b: list[View]) -> tuple[list[tuple[float, str]], int]:
+    """Every test between two families of views of the same shape (module docstring): (p-value, what)
+    pairs, and the number of tests the Bonferroni correction divides by (``TESTS_PER_POSITION`` per tested
+    position). A family whose shapes vary gives ``([(0.0, ...)], 1)``."""
     if not views_a or not views_b:
-        return []
+        return [], 0
     shapes = {v.shape for v in views_a + views_b}
     if len(shapes) > 1:
-        return [f"{label}: the views' shapes vary ({len(shapes)} different message sequences)"]
-    positions = [i for i, it in enumerate(views_a[0].items) if it.kind in TESTED]
-    tests = len(positions) * 129
-    problems = []
+        return [(0.0, f"the views' shapes vary ({len(shapes)} different message sequences)")], 1
+    items = views_a[0].items
+    positions = [i for i, it in enumerate(items) if it.kind in TESTED and not _declared(it)]
+    tests = len(positions) * TESTS_PER_POSITION
+    out = []
     for i in positions:
-        it = views_a[0].items[i]
-        if any(len(v.items) <= i for v in views_a + views_b):
-            return [f"{label}: views differ in length"]
-        found = compare_samples([_as_u64(v.items[i].values) for v in views_a],
-                                [_as_u64(v.items[i].values) for v in views_b], tests)
-        problems += [f"{label}: {it.kind} value at step '{it.step}' (#{i}, from {it.sender}): {m}" for m in found]
-    return problems
-
-
-def security_check(entry, params, inputs_a, inputs_b, *, runs: int = 6, seed: int = 0) -> dict[str, list[str]]:
-    """Shape, distribution and consistency checks for both parties (module docstring)."""
-    from analysis.harness import signature_difference
-
-    owners = _owner(entry, params)
-    out = {"shape": [], "distribution": [], "consistency": []}
-    for party, rank in (("client", 0), ("server", 1)):
-        # only the OTHER party's secret changes between A and B
-        inputs_bb = {k: (inputs_a[k] if owners[k] == rank else inputs_b[k]) for k in owners}
-        real_a, real_b, sims = [], [], []
-        for r in range(runs):
-            va, run_a = real_view(entry, params, inputs_a, party, seed + r)
-            vb, run_b = real_view(entry, params, inputs_bb, party, seed + 100 + r)
-            real_a.append(va)
-            real_b.append(vb)
-            if r == 0:
-                for inputs, run in ((inputs_a, run_a), (inputs_bb, run_b)):
-                    bad = entry.check(entry.ideal(params, inputs), run.outputs, params, inputs)
-                    out["consistency"] += [f"{party}: {m}" for m in bad]
-                if signature_difference(run_a, run_b):
-                    out["shape"].append(f"{party}: transcript differs between two secrets of the other party: "
-                                        f"{signature_difference(run_a, run_b)}")
-            own = {k: v for k, v in inputs_a.items() if owners[k] == rank}
-            sims.append(simulate(entry, party, own, None, params, seed + 200 + r))
-        if real_a[0].shape != sims[0].shape:
-            diff = next((f"#{i}: real {x} vs simulated {y}" for i, (x, y) in
-                         enumerate(zip(real_a[0].shape, sims[0].shape)) if x != y),
-                        f"{len(real_a[0].shape)} vs {len(sims[0].shape)} items")
-            out["shape"].append(f"{party}: real view and simulated view differ at {diff}")
+        it = items[i]
+        found = sample_pvalues([_u64(v.items[i].values) for v in views_a],
+                               [_u64(v.items[i].values) for v in views_b], _domain(it.protect)[1])
+        out += [(p, f"{it.kind} value at step '{it.step}' (#{i}, from {it.sender}): {what}") for p, what in found]
+    # first elements of neighbouring positions: a mask shared across messages makes their difference constant
+    for i, j in zip(positions, positions[1:]):
+        if _domain(items[i].protect) != _domain(items[j].protect):
             continue
-        if real_a[0].shape != real_b[0].shape:
-            continue
-        out["distribution"] += distribution_problems(real_a, real_b, f"{party}, secret A vs B")
-        out["distribution"] += distribution_problems(real_a, sims, f"{party}, real vs simulated")
-    return out
+        da = np.array([_u64(v.items[i].values)[:1] - _u64(v.items[j].values)[:1] for v in views_a]).reshape(-1)
+        db = np.array([_u64(v.items[i].values)[:1] - _u64(v.items[j].values)[:1] for v in views_b]).reshape(-1)
+        p = bit_pvalues(da, db)
+        out.append((float(p.min()), f"messages #{i} and #{j} (step '{items[j].step}'): their first elements' "
+                                    f"difference, bit {int(np.argmin(p))}"))
+    return out, tests
+
+
+def family_pvalue(views_a: list[View], views_b: list[View]) -> float:
+    """The family's Bonferroni-adjusted p-value: min p x tests (capped at 1). An alarm is this < ``ALPHA``."""
+    found, tests = family_pvalues(views_a, views_b)
+    return min([1.0] + [min(1.0, p * tests) for p, _ in found])
+
+
+def distribution_problems(views_a: list[View], views_b: list[View], label: str, alpha: float = ALPHA
+                          ) -> list[str]:
+    """Position-wise tests between two families of views with the same shape (module docstring), at the
+    Bonferroni threshold ``alpha / tests``: the false-alarm rate of one call is <= ``alpha``."""
+    found, tests = family_pvalues(views_a, views_b)
+    threshold = alpha / max(tests, 1)
+    return [f"{label}: {what}" + (f" (p = {p:.2g})" if tests > 1 or p > 0 else "")
+            for p, what in found if p < threshold]
+
+
+def _declared(item) -> bool:
+    p = item.protect
+    return p is not None and not isinstance(p, tuple) and p.kind == "declared"

@@ -66,7 +66,8 @@ def test_dispatch_hides_extreme_routings(name):
 
 
 def test_verify_reports_the_negative_control_as_caught(capsys):
-    code = main(["verify", "insecure.moe", "cryptomoe.combine", "--examples", "3", "--seed", "2", "--json"])
+    code = main(["verify", "insecure.moe", "cryptomoe.combine", "--examples", "3", "--seed", "2", "--security-runs", "2",
+                 "--json"])
     obj = json.loads(capsys.readouterr().out)
     assert code == 0, obj
     control = next(p for p in obj["protocols"] if p["protocol"] == "insecure.moe")

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from analysis import harness, registry
-from analysis.report import draw_example_inputs
+from analysis.strategies import draw_example_inputs
 from protocols.runtime import free_port
 from protocols.runtime.remote import VERSION, _mismatch
 

@@ -13,9 +13,13 @@ from analysis.registry import BadCase, Entry, InputSpec, exact_check, register
 from functionalities.errors import FixedPointRangeError, PublicParameterError, ShapeError
 from protocols.he.interface import HEParams
 from protocols.he import nexus as NX
+from protocols.he.leaks import KeyCopy
 from protocols.he.matmul import he_matmul
 from protocols.he.seal_backend import SealBackend
+from protocols.runtime.dealer import derive_seed
+from protocols.runtime.ledger import client_key, he_answer_mask
 from protocols.runtime.meter import ViewItem
+from protocols.runtime.party import private_seed
 from simulators.he import SimBackend
 
 DEFAULTS = {"experts": 2, "capacity": 2, "d_in": 4, "d_out": 4, "poly_degree": 4096, "bsgs": False,
@@ -53,24 +57,44 @@ def validate(p, i):
     F.validate(p["experts"], p["capacity"], p["d_in"], p["d_out"], modulus(p), i.get("A"), i.get("B"))
 
 
-def runner(packing: str, mask: bool = True):
-    def run(p, inputs, backend_name, seed):
+def runner(packing: str, mask: bool = True, key_copy: bool = False):
+    """The runner of one packing. Negative controls only: ``mask=False`` returns A B to the client
+    unmasked; ``key_copy=True`` gives the server a copy of the client's secret key
+    (``protocols/he/leaks.py``): it decrypts the client's ciphertexts."""
+    def run(p, inputs, backend_name, seed, private_seeds=(None, None)):
         from analysis.harness import RealRun
 
         if backend_name != "sim-count":
             validate(p, inputs)
         be = backend(backend_name, p, seed)
+        if key_copy:
+            be = KeyCopy(be)
+        # the server's answer masks are its private randomness (the ledger redraws them)
+        mask_seed = derive_seed(private_seed(seed, "server", private_seeds[1]), "local", "he-masks")
         start = time.perf_counter()
         if packing == "nexus":
-            r = NX.matmul(be, inputs["A"].numpy(), inputs["B"].numpy(), p["pack"], seed)
+            r = NX.matmul(be, inputs["A"].numpy(), inputs["B"].numpy(), p["pack"], mask_seed)
         else:
-            r = he_matmul(be, inputs["A"].numpy(), inputs["B"].numpy(), packing, p["bsgs"], seed, mask)
-        out = torch.tensor(((r.client_share + r.server_share) % np.uint64(be.plain_modulus)).astype(np.int64))
-        # the views: the client sees its decryptions (masked: uniform mod t); the server sees ciphertexts only
-        seen = ViewItem("decrypted", "matmul", "server", torch.tensor(r.client_share.astype(np.int64)).reshape(-1))
-        return RealRun(out, r.meter, time.perf_counter() - start, r.counts, r.noise_budget,
-                       views={"client": [seen], "server": []})
+            r = he_matmul(be, inputs["A"].numpy(), inputs["B"].numpy(), packing, p["bsgs"], mask_seed, mask)
+        t_mod = be.plain_modulus
+        out = torch.tensor(((r.client_share + r.server_share) % np.uint64(t_mod)).astype(np.int64))
+        views = he_views(r, t_mod, masked=mask)
+        if key_copy:     # what the server reads with its copy of the key (it still claims the client's key)
+            views["server"].append(ViewItem("decrypted", "matmul", "client",
+                                            torch.tensor(be.server_reads().astype(np.int64)), client_key(t_mod), 1))
+        return RealRun(out, r.meter, time.perf_counter() - start, r.counts, r.noise_budget, views=views)
     return run
+
+
+def he_views(r, t_mod: int, masked: bool = True) -> dict:
+    """The parties' views of one HE matmul: the client decrypts the answers (masked by the server: uniform
+    mod t); the server receives the client's ciphertexts (under the client's key; its view keeps their
+    count, not their slots, which only the key holder could read)."""
+    decrypted = ViewItem("decrypted", "matmul", "server", torch.tensor(r.client_share.astype(np.int64)).reshape(-1),
+                         he_answer_mask(t_mod) if masked else None, 2)
+    cts = ViewItem("ciphertext", "matmul", "client", torch.zeros(r.counts["ciphertexts_in"], dtype=torch.int64),
+                   client_key(t_mod), 1)
+    return {"client": [decrypted], "server": [cts]}
 
 
 def check(ideal, real, p, inputs, run_noise=None):

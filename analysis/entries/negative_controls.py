@@ -1,25 +1,106 @@
 """Negative controls: protocols that are WRONG on purpose. Each must be caught by a check (an uncaught
-control fails ``privmoe verify``). ``insecure.moe`` (opens the routing; per-expert counts show in the
-message sizes) lives with the layers; here:
+control fails ``privmoe verify``); none has a cost model, so no control is caught by a cost mismatch.
+Every one keeps the output correct (equivalence passes). ``insecure.moe`` (opens the routing; per-expert
+counts show in the message sizes) lives with the layers. The leaks are in ``protocols/mpc/leaks.py`` and
+``protocols/he/leaks.py``, planted from outside the protocol (``protocols/runtime/faults.py``):
 
-* ``leaky.dispatch``      -- CryptoMoE's dispatch that also opens the top-t token indices;
-* ``unmasked.matmul``     -- the batch HE matmul returning A B to the client without the server's mask;
-* ``leaky_dealer.equal``  -- ``equal`` with a dealer that also hands the client the server's triple halves.
+=======================  ========================================================================  ===========
+control                  the leak                                                                  class
+=======================  ========================================================================  ===========
+``leaky.dispatch``       CryptoMoE's dispatch that also opens the top-t token indices              unprotected
+``unmasked.matmul``      batch HE matmul: A B reaches the client without the server's mask         unprotected
+``leaky_dealer.equal``   the dealer also hands the client the server's triple halves              mask reuse
+``reuse.dispatch``       the dealer repeats one row of each Beaver mask: one mask row for every     mask reuse
+                         expert in dispatch's mux, so eps_e - eps_e' is the routing
+``share_sent.gate``      the client sends its share of K to the server (claimed masked)            own share
+``gathered.gate``        the same through ``all_gather``, both ways                                own share
+``round_channel.gate``   one extra round iff the server's weight W_g[0, 0] > 0                     rounds
+``occasional.gate``      K opened in the clear in one run of 8                                      unprotected
+``weak_mask.dispatch``   S + r opened with r < 2^20 (claimed a 64-bit mask)                        weak mask
+``one_token.gate``       the bit [K[0, 0] == 0] opened (claimed masked)                            unprotected
+``key_leak.matmul``      the server holds a copy of the client's HE key and decrypts its queries   unprotected
+``unmasked_secmoe.moe``  SecMoE without its HE answer masks: the client decrypts expert weights    unprotected
+=======================  ========================================================================  ===========
 """
 from dataclasses import replace
 
 import protocols.mpc.cryptomoe_dispatch as CD
+import protocols.mpc.gate as G
 from analysis.entries.he_matmul import runner
 from analysis.registry import get, register
+from protocols.mpc import leaks
+from protocols.runtime import step
+from protocols.runtime.faults import planted
 
-register(replace(get("cryptomoe.dispatch"), name="leaky.dispatch", negative_control=True,
-                 summary="NEGATIVE CONTROL: CryptoMoE dispatch that opens the top-t token indices",
-                 real=lambda p, s: CD.dispatch(s["x"], s["K"], s["W"], p["experts"], p["capacity"],
-                                               _open_indices=True),
-                 costs={}))
-register(replace(get("cryptomoe.batch_matmul"), name="unmasked.matmul", negative_control=True,
-                 summary="NEGATIVE CONTROL: HE matmul whose result reaches the client without the mask",
-                 runner=runner("batch", mask=False)))
-register(replace(get("equal"), name="leaky_dealer.equal", negative_control=True, dealer="leaky",
-                 summary="NEGATIVE CONTROL: equal with a dealer that gives the client the server's triple halves",
-                 costs={}))
+
+def _control(base: str, name: str, summary: str, **changes):
+    return register(replace(get(base), name=name, negative_control=True, summary=f"NEGATIVE CONTROL: {summary}",
+                            costs={}, **changes))
+
+
+def _dispatch(taps):
+    def real(p, s):
+        with planted(taps=taps):
+            return CD.dispatch(s["x"], s["K"], s["W"], p["experts"], p["capacity"])
+    return real
+
+
+def _gate(taps):
+    def real(p, s):
+        with planted(taps=taps):
+            return G.gate(s["x"], s["w_g"], p["top_k"])
+    return real
+
+
+def _in_step(name, fn):
+    def tap(x):
+        with step(name):
+            fn(x)
+    return tap
+
+
+def _open_indices(T):
+    with step("open_indices"):
+        T.get_plain_text()
+
+
+def _round_gate(p, s, own):
+    """The server knows W_g: it orders one exchange by the sign of W_g[0, 0]."""
+    bit = bool(own["w_g"][0, 0] > 0) if "w_g" in own else None
+    with planted(taps={"K": _in_step("topk", lambda K: leaks.round_channel(bit))}):
+        return G.gate(s["x"], s["w_g"], p["top_k"])
+
+
+def _secmoe_unmasked(base):
+    def real(p, s, own):
+        with planted("secmoe: no answer masks"):
+            return base(p, s, own)
+    return real
+
+
+_control("cryptomoe.dispatch", "leaky.dispatch", "CryptoMoE dispatch that opens the top-t token indices",
+         real=_dispatch({"T": _open_indices}))
+_control("cryptomoe.batch_matmul", "unmasked.matmul", "HE matmul whose result reaches the client without the mask",
+         runner=runner("batch", mask=False))
+_control("equal", "leaky_dealer.equal", "equal with a dealer that gives the client the server's triple halves",
+         dealer="leaky")
+_control("cryptomoe.dispatch", "reuse.dispatch",
+         "CryptoMoE dispatch with a dealer that repeats one row of each Beaver mask (mux: one row for all experts)",
+         dealer="reuse-rows")
+_control("gate", "share_sent.gate", "gate whose client sends its share of K to the server (claimed masked)",
+         real=_gate({"K": _in_step("topk", lambda K: leaks.send_share(K, sender=0))}))
+_control("gate", "gathered.gate", "gate whose parties all_gather their shares of K (claimed masked)",
+         real=_gate({"K": _in_step("topk", leaks.gather_shares)}))
+_control("gate", "round_channel.gate", "gate with one extra round iff the server's W_g[0, 0] > 0",
+         real=_round_gate, plain_inputs=True)
+_control("gate", "occasional.gate", "gate that opens K in the clear in one run of 8",
+         real=_gate({"K": _in_step("topk", leaks.sometimes_open)}))
+_control("cryptomoe.dispatch", "weak_mask.dispatch", "CryptoMoE dispatch that opens S + r, r < 2^20",
+         real=_dispatch({"S": _in_step("mux", leaks.open_weakly_masked)}))
+_control("gate", "one_token.gate", "gate that opens the bit [K[0, 0] == 0] (claimed masked)",
+         real=_gate({"K": _in_step("topk", lambda K: leaks.open_claimed(K[0:1, 0:1].eq(0)))}))
+_control("cryptomoe.batch_matmul", "key_leak.matmul",
+         "HE matmul whose server holds a copy of the client's key and decrypts its queries",
+         runner=runner("batch", key_copy=True))
+_control("secmoe.moe", "unmasked_secmoe.moe", "SecMoE whose server returns its HE answers without masks",
+         real=_secmoe_unmasked(get("secmoe.moe").real))

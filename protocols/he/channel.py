@@ -35,15 +35,22 @@ def channel(make_backend) -> HEChannel:
         return party.shared["he"]
 
 
-def send(ch: HEChannel, cts: list, nbytes_each: int) -> None:
-    """This party sends ciphertexts: one frame of their total formula size (8-byte words) is metered."""
+def send(ch: HEChannel, cts: list, nbytes_each: int, protect=None) -> None:
+    """This party sends ciphertexts: one frame of their total formula size (8-byte words) is metered.
+    ``protect`` is what hides their content from the receiver (``protocols/runtime/ledger.py``): the
+    client's key for the client's inputs; the evaluating party's masks for answers the client decrypts."""
     party = current_party()
     (ch.to_server if party.rank == 0 else ch.to_client).put(cts)
     words = -(-nbytes_each * len(cts) // 8)
-    party.communicator.send_tensor(torch.zeros(words, dtype=torch.int64))
+    party.communicator.send_tensor(torch.zeros(words, dtype=torch.int64), protect=protect)
 
 
-def receive(ch: HEChannel) -> list:
+def receive(ch: HEChannel) -> tuple[list, object]:
+    """The ciphertexts the other party sent, and the protection it claimed for their content (the frame
+    enters the receiver's view as ``ciphertext``)."""
+    from protocols.runtime.ledger import Protection
+
     party = current_party()
-    party.communicator.recv_tensor()
-    return (ch.to_client if party.rank == 0 else ch.to_server).get(timeout=60)
+    _, header = party.communicator.recv_tensor(kind="ciphertext", keep_header=True)
+    cts = (ch.to_client if party.rank == 0 else ch.to_server).get(timeout=60)
+    return cts, Protection.from_header(header[4:9])

@@ -27,8 +27,7 @@ from .sharing import trace
 from .topk import topk_labels
 
 
-def dispatch(x: MPCTensor, K: MPCTensor, W: MPCTensor, experts: int, capacity: int, method: str = "auto",
-             _open_indices: bool = False):
+def dispatch(x: MPCTensor, K: MPCTensor, W: MPCTensor, experts: int, capacity: int, method: str = "auto"):
     """-> X (E, t, d) fixed point, O (E, t, m) bits, S' (E, t) fixed point."""
     tokens, hidden = x.shape
     top_k = K.shape[1]
@@ -37,9 +36,6 @@ def dispatch(x: MPCTensor, K: MPCTensor, W: MPCTensor, experts: int, capacity: i
     with step("topk"):
         token_of = torch.arange(tokens * top_k, dtype=torch.long) // top_k
         scores, T = topk_labels(S, capacity, token_of, method)       # (E, t), (E, t) token indices
-    if _open_indices:   # NEGATIVE CONTROL ONLY (entry leaky.dispatch): opens the routing to both parties
-        with step("open_indices"):
-            T.get_plain_text()
     trace("S'", scores)
     trace("T", T)
     O = trace("O", token_onehot(T, tokens))

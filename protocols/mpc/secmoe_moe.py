@@ -32,7 +32,8 @@ from protocols.crypten_shim import BinarySharedTensor, MPCTensor, current_party
 from protocols.he import channel as he_channel
 from protocols.he.bridge import lift
 from protocols.he.interface import HEParams
-from protocols.runtime import step
+from protocols.runtime import faults, step
+from protocols.runtime.ledger import client_key, he_answer_mask
 
 from .expert import expert_ffn
 from .gate import gate
@@ -98,16 +99,17 @@ def moe(x: MPCTensor, w_g: MPCTensor, U: MPCTensor, V: MPCTensor, D: MPCTensor, 
                     sel = bits[p, c * per:(c + 1) * per].numpy().astype(np.uint64)
                     v[:len(sel) * block] = expand(sel)
                     cts.append(be.encrypt(v))
-            he_channel.send(ch, cts, be.params.seeded_ciphertext_bytes())
-            answers = he_channel.receive(ch)
+            he_channel.send(ch, cts, be.params.seeded_ciphertext_bytes(), client_key(t_mod))
+            answers, masked_by = he_channel.receive(ch)
             mine = np.stack([be.decrypt(a)[:block] for a in answers]).astype(np.int64)
+            party.meter.see("decrypted", torch.tensor(mine.reshape(-1)), "server", masked_by, party.meter.clock)
         else:
-            cts = he_channel.receive(ch)
+            cts, _ = he_channel.receive(ch)
             mats = []
             for name in ("U", "V", "D"):
                 w = encode(server_weights[name]).reshape(experts, block).numpy() % t_mod
                 mats.append(w.astype(np.uint64))
-            rng = np.random.default_rng(party.seed + 7)
+            rng = np.random.default_rng(party.local_seed("secmoe", "answer masks"))
             answers, mine = [], []
             for p in range(pairs):
                 sums = [None, None, None]
@@ -128,9 +130,11 @@ def moe(x: MPCTensor, w_g: MPCTensor, U: MPCTensor, V: MPCTensor, D: MPCTensor, 
                         sums[i] = acc if sums[i] is None else be.add(sums[i], acc)
                 for s in sums:
                     m = rng.integers(0, t_mod, slots, dtype=np.uint64)
+                    if faults.active("secmoe: no answer masks"):       # negative control only
+                        m = np.zeros_like(m)
                     answers.append(be.switch_down(be.add_plain(s, m)))
                     mine.append(((t_mod - m[:block]) % t_mod).astype(np.int64))
-            he_channel.send(ch, answers, be.params.response_bytes())
+            he_channel.send(ch, answers, be.params.response_bytes(), he_answer_mask(t_mod))
             mine = np.stack(mine)
     shape = (pairs * 3 * block,)
     with step("lift"):

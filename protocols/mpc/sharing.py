@@ -16,6 +16,7 @@ import torch
 from functionalities.fixed_point import FRAC_BITS, encode
 from protocols.crypten_shim import ArithmeticSharedTensor, MPCTensor, current_party
 from protocols.runtime import step
+from protocols.runtime.faults import fire
 
 
 def share_input(value: torch.Tensor | None, src: int, shape: tuple[int, ...], integer: bool = False) -> MPCTensor:
@@ -80,7 +81,9 @@ def reconstruct(a, b):
 
 def trace(name: str, x: MPCTensor) -> MPCTensor:
     """Publish a named intermediate for teaching (``privmoe explain``): when the run records views, each
-    party keeps ITS share of ``x`` (never the other's). No communication; a no-op otherwise."""
+    party keeps ITS share of ``x`` (never the other's). No communication; a no-op otherwise -- except in a
+    negative control, whose planted taps run here (``protocols/runtime/faults.py``)."""
+    fire(name, x)
     meter = current_party().meter
     if meter.view is not None:
         # published between steps, it belongs to the step that just produced it

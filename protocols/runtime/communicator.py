@@ -14,6 +14,7 @@ from torch.distributed import ReduceOp
 
 from protocols.crypten_shim import Communicator
 
+from .ledger import NO_HEADER, Protection
 from .meter import ONLINE, PartyMeter
 from .transport import DTYPES, PHASE_CODES, PHASE_NAMES, Transport
 
@@ -44,7 +45,8 @@ class MeteredCommunicator(Communicator):
     def other(self) -> int:
         return 1 - self.rank
 
-    def _frame(self, tensor: torch.Tensor, phase: str, sender: str | None = None):
+    def _frame(self, tensor: torch.Tensor, phase: str, sender: str | None = None,
+               protect: Protection | None = None):
         flat = tensor.detach().contiguous().reshape(-1)
         if flat.dtype not in DTYPES:
             raise TypeError(f"cannot send dtype {flat.dtype}")
@@ -52,8 +54,9 @@ class MeteredCommunicator(Communicator):
         rnd = 0
         if phase != "control":
             rnd = self.meter.on_send(PARTY_NAMES[self.other], nbytes, phase, sender=sender)
-        header = torch.tensor([rnd, PHASE_CODES[phase], flat.numel(), DTYPES.index(flat.dtype)],
-                              dtype=torch.int64)
+        protect = protect if protect is not None else self.meter.outgoing
+        header = torch.tensor([rnd, PHASE_CODES[phase], flat.numel(), DTYPES.index(flat.dtype)]
+                              + (protect.header() if protect is not None else NO_HEADER), dtype=torch.int64)
         return header, flat
 
     def _accept(self, header: torch.Tensor, payload: torch.Tensor, sender: str | None = None) -> torch.Tensor:
@@ -63,25 +66,41 @@ class MeteredCommunicator(Communicator):
                                int(header[0]), phase)
         return payload
 
-    def _seen(self, kind: str, values, sender: str | None = None):
-        self.meter.see(kind, values, sender or PARTY_NAMES[self.other])
+    def _seen(self, kind: str, values, sender: str | None = None, protect=None, header=None):
+        self.meter.see(kind, values, sender or PARTY_NAMES[self.other], protect,
+                       int(header[0]) if header is not None else self.meter.clock)
         return values
 
-    def send_tensor(self, tensor: torch.Tensor, phase: str = ONLINE, sender: str | None = None) -> None:
-        self.transport.send(self.other, *self._frame(tensor, phase, sender))
+    def send_tensor(self, tensor: torch.Tensor, phase: str = ONLINE, sender: str | None = None,
+                    protect: Protection | None = None) -> None:
+        self.transport.send(self.other, *self._frame(tensor, phase, sender, protect))
 
-    def recv_tensor(self, like: torch.Size | None = None, sender: str | None = None) -> torch.Tensor:
+    def recv_tensor(self, like: torch.Size | None = None, sender: str | None = None, kind: str | None = None,
+                    keep_header: bool = False):
+        """Receive one frame; it enters the view as ``kind`` (default ``received``, or ``dealer``)."""
         header, payload = self.transport.recv(self.other)
         payload = self._accept(header, payload, sender)
-        if PHASE_NAMES[int(header[1])] != "control":
-            self._seen("dealer" if sender == "dealer" else "received", payload, sender)
-        return payload.reshape(like) if like is not None else payload
+        if PHASE_NAMES[int(header[1])] not in ("control", "setup"):
+            self._seen(kind or ("dealer" if sender == "dealer" else "received"), payload, sender,
+                       Protection.from_header(header[4:9]), header)
+        out = payload.reshape(like) if like is not None else payload
+        return (out, header) if keep_header else out
 
-    def exchange(self, tensor: torch.Tensor, phase: str = ONLINE) -> torch.Tensor:
-        """Both parties send ``tensor`` and receive the other's (same shape): one round."""
+    def exchange(self, tensor: torch.Tensor, phase: str = ONLINE, keep_header: bool = False):
+        """Both parties send ``tensor`` and receive the other's (same shape): one round. The party's own
+        contribution is kept with its shares (the ledger combines them with what it receives)."""
         header, flat = self._frame(tensor, phase)
+        if phase != "setup":
+            self.meter.record_own(flat)
         rh, rp = self.transport.exchange(self.other, header, flat)
-        return self._accept(rh, rp).reshape(tensor.shape)
+        out = self._accept(rh, rp).reshape(tensor.shape)
+        return (out, rh) if keep_header else out
+
+    def _opened(self, values: torch.Tensor, header) -> torch.Tensor:
+        """An opening: its protection is the provider's oldest pending masks (``PartyMeter.consume``)."""
+        protect, index = self.meter.consume(values.numel())
+        self.meter.see("opened", values, PARTY_NAMES[self.other], protect, int(header[0]), index)
+        return values
 
     # -- CrypTen's interface --------------------------------------------------------------------------
     def get_world_size(self):
@@ -123,23 +142,27 @@ class MeteredCommunicator(Communicator):
     def all_reduce(self, tensor, op=ReduceOp.SUM, batched=False, async_op=False):
         if batched:
             flat = torch.cat([t.reshape(-1) for t in tensor])
-            theirs = self.exchange(flat)
-            self._seen("opened", _combine(flat, theirs, op))
+            theirs, header = self.exchange(flat, keep_header=True)
+            self._opened(_combine(flat, theirs, op), header)
             out, at = [], 0
             for t in tensor:
                 out.append(_combine(t, theirs[at:at + t.numel()].reshape(t.shape), op))
                 at += t.numel()
             return out
-        return self._seen("opened", _combine(tensor, self.exchange(tensor), op))
+        theirs, header = self.exchange(tensor, keep_header=True)
+        return self._opened(_combine(tensor, theirs, op), header)
 
     def reduce(self, tensor, dst, op=ReduceOp.SUM, batched=False, async_op=False):
         tensors = list(tensor) if batched else [tensor]
         flat = torch.cat([t.reshape(-1) for t in tensors])
         if self.rank != dst:
+            self.meter.consume(flat.numel())          # the opening's masks are spent on both sides
+            self.meter.record_own(flat)
             self.send_tensor(flat)
             return None
-        theirs = self.recv_tensor(flat.shape)
-        self._seen("opened", _combine(flat, theirs, op))
+        header, theirs = self.transport.recv(self.other)
+        theirs = self._accept(header, theirs).reshape(flat.shape)
+        self._opened(_combine(flat, theirs, op), header)
         out, at = [], 0
         for t in tensors:
             out.append(_combine(t, theirs[at:at + t.numel()].reshape(t.shape), op))
@@ -154,7 +177,8 @@ class MeteredCommunicator(Communicator):
         return [tensor, theirs] if self.rank == 0 else [theirs, tensor]
 
     def all_gather(self, tensor, async_op=False):
-        theirs = self.exchange(tensor)
+        theirs, header = self.exchange(tensor, keep_header=True)
+        self._seen("gathered", theirs, None, Protection.from_header(header[4:9]), header)
         return [tensor, theirs] if self.rank == 0 else [theirs, tensor]
 
     def broadcast(self, tensor, src, async_op=False):

@@ -30,7 +30,14 @@ import torch
 from protocols.crypten_shim import (ArithmeticSharedTensor, BinarySharedTensor, TupleProvider,
                                     count_wraps, generate_kbit_random_tensor, generate_random_ring_element)
 
+from .ledger import DEALER, Protection
 from .meter import OFFLINE, PartyMeter
+
+TRIPLE = Protection("mask", "beaver triple")
+SQUARE = Protection("mask", "square pair")
+BINARY_TRIPLE = Protection("mask", "binary triple")
+B2A_BIT = Protection("mask", "B2A bit", bits=1)
+WRAP = Protection("mask", "wrap pair")
 
 
 def derive_seed(seed: int, *labels: object) -> int:
@@ -54,15 +61,25 @@ def _out_size(op: str, size0, size1, *args, **kwargs) -> torch.Size:
     return getattr(torch, op)(a, b, *args, **kwargs).shape
 
 
+def _reuse_rows(t: torch.Tensor) -> torch.Tensor:
+    """NEGATIVE CONTROL only: the first row of a mask repeated along dim 0 (one mask row for every row)."""
+    return t[:1].expand_as(t).clone() if t.dim() >= 1 and t.shape[0] > 1 else t
+
+
 class Draws:
     """The random parts of each tuple as one party draws them, in a fixed order (shared by the parties
-    and by the dealer's mirror of their streams, so the two can never drift apart)."""
+    and by the dealer's mirror of their streams, so the two can never drift apart).
 
-    def __init__(self, g: torch.Generator) -> None:
-        self.g = g
+    ``reuse_rows`` is the negative control of a dealer that draws ONE row of each Beaver triple's first
+    mask and repeats it along dim 0 (``mode="reuse-rows"`` of :func:`protocols.runtime.party.setup_party`)."""
+
+    def __init__(self, g: torch.Generator, reuse_rows: bool = False) -> None:
+        self.g, self.reuse_rows = g, reuse_rows
 
     def triple(self, size0, size1, out, with_c: bool):
         a, b = _ring(self.g, size0), _ring(self.g, size1)
+        if self.reuse_rows:
+            a = _reuse_rows(a)
         return a, b, (_ring(self.g, out) if with_c else None)
 
     def binary_triple(self, size0, size1, out, with_c: bool):
@@ -85,10 +102,10 @@ class Draws:
 class Dealer:
     """The third party: holds both seeds, returns the server's corrected share of each tuple."""
 
-    def __init__(self, seed_client: int, seed_server: int) -> None:
+    def __init__(self, seed_client: int, seed_server: int, reuse_rows: bool = False) -> None:
         self.seed_client, self.seed_server = seed_client, seed_server
-        self.client = Draws(torch.Generator().manual_seed(seed_client))
-        self.server = Draws(torch.Generator().manual_seed(seed_server))
+        self.client = Draws(torch.Generator().manual_seed(seed_client), reuse_rows)
+        self.server = Draws(torch.Generator().manual_seed(seed_server), reuse_rows)
 
     def additive_triple(self, size0, size1, op, *args, **kwargs) -> torch.Tensor:
         out = _out_size(op, size0, size1, *args, **kwargs)
@@ -127,12 +144,12 @@ class DealerProvider(TupleProvider):
     NAME = "privmoe-dealer"
 
     def __init__(self, rank: int, seed: int, meter: PartyMeter, dealer: Dealer | None = None,
-                 leaky_comm=None) -> None:
+                 leaky_comm=None, reuse_rows: bool = False) -> None:
         super().__init__()
         if rank == 1 and dealer is None:
             raise ValueError("the server's provider needs the dealer")
         self._rank, self.meter, self.dealer = rank, meter, dealer
-        self.draws = Draws(torch.Generator().manual_seed(seed))
+        self.draws = Draws(torch.Generator().manual_seed(seed), reuse_rows)
         #: NEGATIVE CONTROL only: a dealer that also hands the client the server's triple halves
         self.leaky_comm = leaky_comm
 
@@ -142,18 +159,25 @@ class DealerProvider(TupleProvider):
             return
         flat = torch.cat([t.reshape(-1) for t in server_parts])
         if self._rank == 1:
-            self.leaky_comm.send_tensor(flat, phase=OFFLINE, sender="dealer")
+            self.leaky_comm.send_tensor(flat, phase=OFFLINE, sender="dealer", protect=DEALER)   # a lie
         else:
             self.leaky_comm.recv_tensor(flat.shape, sender="dealer")
 
     def _from_dealer(self, tensor: torch.Tensor) -> torch.Tensor:
         self.meter.on_send("server", tensor.numel() * 8, OFFLINE, sender="dealer")
-        self.meter.see("dealer", tensor, "dealer")
+        self.meter.see("dealer", tensor, "dealer", DEALER)
         return tensor
+
+    def _expect(self, protect: Protection, *parts: torch.Tensor) -> None:
+        """Register the masks handed out for the next opening and this party's part of them, in the order
+        the opening lays its values out (``PartyMeter.expect``)."""
+        self.meter.expect(protect, sum(int(p.numel()) for p in parts),
+                          torch.cat([p.reshape(-1) for p in parts]) if self.meter.view is not None else None)
 
     def generate_additive_triple(self, size0, size1, op, device=None, *args, **kwargs):
         out = _out_size(op, size0, size1, *args, **kwargs)
         a, b, c = self.draws.triple(size0, size1, out, self._rank == 0)
+        self._expect(TRIPLE, a, b)
         if self._rank == 1:
             c = self._from_dealer(self.dealer.additive_triple(size0, size1, op, *args, **kwargs))
         self._leak(a, b)
@@ -162,6 +186,7 @@ class DealerProvider(TupleProvider):
     def generate_binary_triple(self, size0, size1, device=None):
         out = torch.broadcast_shapes(tuple(size0), tuple(size1))
         a, b, c = self.draws.binary_triple(size0, size1, out, self._rank == 0)
+        self._expect(BINARY_TRIPLE, a, b)
         if self._rank == 1:
             c = self._from_dealer(self.dealer.binary_triple(size0, size1))
         self._leak(a, b)
@@ -169,6 +194,7 @@ class DealerProvider(TupleProvider):
 
     def square(self, size, device=None):
         r, r2 = self.draws.square(size, self._rank == 0)
+        self._expect(SQUARE, r)
         if self._rank == 1:
             r2 = self._from_dealer(self.dealer.square(size))
         return (ArithmeticSharedTensor.from_shares(r, precision=0),
@@ -176,12 +202,14 @@ class DealerProvider(TupleProvider):
 
     def B2A_rng(self, size, device=None):
         rb, ra = self.draws.b2a(size, self._rank == 0)
+        self._expect(B2A_BIT, rb)
         if self._rank == 1:
             ra = self._from_dealer(self.dealer.b2a(size))
         return (ArithmeticSharedTensor.from_shares(ra, precision=0), BinarySharedTensor.from_shares(rb))
 
     def wrap_rng(self, size, device=None):
         r, theta = self.draws.wrap(size, self._rank == 0)
+        self._expect(WRAP, r)
         if self._rank == 1:
             theta = self._from_dealer(self.dealer.wrap(size))
         return (ArithmeticSharedTensor.from_shares(r, precision=0),

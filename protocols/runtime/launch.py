@@ -60,17 +60,20 @@ def _pick_error(errors: list[BaseException]) -> BaseException:
 
 def run_two_party(fn: Callable[[Party, Any], Any], args: tuple[Any, Any], *, mode: str = "threads",
                   seed: int = 0, timeout: float = 30.0, record_views: bool = False,
-                  dealer: str = "honest", link: tuple[float, float] | None = None) -> RunResult:
+                  dealer: str = "honest", link: tuple[float, float] | None = None,
+                  private_seeds: tuple[int | None, int | None] = (None, None)) -> RunResult:
     """Run ``fn`` as client (rank 0, ``args[0]``) and server (rank 1, ``args[1]``).
 
-    ``record_views``: each party's PartyMeter keeps its view (security checks). ``dealer="leaky"`` is the
-    negative control of a dealer that also gives the client the server's triple halves.
+    ``record_views``: each party's PartyMeter keeps its view and its own shares (security checks).
+    ``private_seeds`` (client, server): the seeds of each party's private randomness (default: derived from
+    ``seed``; the ledger's check redraws one). ``dealer="leaky"`` is the negative control of a dealer that
+    also gives the client the server's triple halves.
 
     A party that fails or goes silent ends the run with its error (or :class:`PeerError`) within
     ``timeout`` seconds; nothing hangs."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    options = {"dealer_mode": dealer, "record_view": record_views}
+    options = {"dealer_mode": dealer, "record_view": record_views, "private_seeds": tuple(private_seeds)}
     if mode == "processes":
         return _run_processes(fn, args, seed, timeout, options)
     boxes = ThreadMailboxes(link)

@@ -49,12 +49,21 @@ class Message:
 
 @dataclass(frozen=True)
 class ViewItem:
-    """One thing a party saw: its kind, step, who sent it, and the values (flattened int64)."""
+    """One thing a party saw: its kind, step, who sent it, the values (flattened int64), the protection
+    claimed for it (``protocols/runtime/ledger.py``; None = none claimed) and the round it arrived in.
+
+    Kinds: ``opened`` (own share combined with the other's), ``received`` (a one-way payload),
+    ``gathered`` (the other's tensor of an all-gather), ``dealer`` (correlated randomness sent to it),
+    ``decrypted`` (a plaintext the party decrypted), ``ciphertext`` (values: the slots' count only)."""
 
     kind: str
     step: str
     sender: str
     values: object
+    protect: object = None
+    round: int = 0
+    #: for an opening: the index of the masks it consumed in the party's ``masks`` log (-1: none)
+    mask_index: int = -1
 
 
 @dataclass
@@ -80,15 +89,63 @@ class PartyMeter:
     view: list | None = None
     #: named intermediates published by the protocol (``sharing.trace``) while the view is recorded
     traces: list = field(default_factory=list)
+    #: the party's own shares (every share tensor it assigned, in order) while the view is recorded
+    own: list | None = None
+    #: masks the party's tuple provider handed out for the next openings: [(Protection, elements, parts)]
+    pending: list = field(default_factory=list)
+    #: while the view is recorded: this party's part of the masks of each opening, in consumption order
+    masks: list = field(default_factory=list)
     last_step: str = NO_STEP
     _stack: list[str] = field(default_factory=list)
+    _protect: list = field(default_factory=list)
     _seq: int = 0
+    _own_budget: int = 50_000_000
 
-    def see(self, kind: str, values, sender: str) -> None:
-        """Record what this party saw: ``opened`` (own share combined with the received one),
-        ``received`` (a one-way payload), ``dealer`` (correlated randomness sent to it)."""
+    def see(self, kind: str, values, sender: str, protect=None, rnd: int = 0, mask_index: int = -1) -> None:
+        """Record what this party saw (kinds: ``ViewItem``), with the protection claimed for it."""
         if self.view is not None:
-            self.view.append(ViewItem(kind, self.current_step, sender, values.detach().reshape(-1).clone()))
+            self.view.append(ViewItem(kind, self.current_step, sender, values.detach().reshape(-1).clone(),
+                                      protect, rnd, mask_index))
+
+    # -- the ledger's claims (protocols/runtime/ledger.py) ----------------------------------------------
+    def expect(self, protect, elements: int, parts=None) -> None:
+        """The provider handed out masks of ``elements`` elements for the next opening (FIFO); ``parts``:
+        this party's part of them, flattened in the order the opening lays out its values."""
+        self.pending.append((protect, int(elements), parts if self.view is not None else None))
+
+    def consume(self, elements: int):
+        """The protection of an opening of ``elements`` elements and the index of its masks in ``masks``:
+        the oldest pending masks, if their size matches; (None, -1) if there are none; a mismatch is
+        returned as ``("mismatch", protect, expected)``."""
+        if not self.pending:
+            return None, -1
+        protect, expected, parts = self.pending.pop(0)
+        if self.view is not None:
+            self.masks.append(parts)
+        index = len(self.masks) - 1 if self.view is not None else -1
+        return (protect if expected == elements else ("mismatch", protect, expected)), index
+
+    @contextlib.contextmanager
+    def protect(self, protection) -> Iterator[None]:
+        """Claim ``protection`` for every one-way message this party sends inside the block."""
+        self._protect.append(protection)
+        try:
+            yield
+        finally:
+            self._protect.pop()
+
+    @property
+    def outgoing(self):
+        """The protection claimed for a one-way message sent now (None outside ``protect``)."""
+        return self._protect[-1] if self._protect else None
+
+    def record_own(self, values) -> None:
+        """Keep a copy of one of the party's own shares (while the view is recorded, within a budget)."""
+        if self.own is None or self._own_budget <= 0:
+            return
+        flat = values.detach().reshape(-1)
+        self._own_budget -= flat.numel()
+        self.own.append(flat.clone())
 
     @property
     def current_step(self) -> str:
@@ -134,6 +191,8 @@ class Meter:
         self.parties = {p.party: p for p in parties}
         self.views = {p.party: p.view for p in parties}
         self.traces = {p.party: p.traces for p in parties}
+        self.own = {p.party: p.own for p in parties}
+        self.masks = {p.party: p.masks for p in parties}
         order = {SETUP: 0, OFFLINE: 1, ONLINE: 2}
         msgs = [m for p in parties for m in p.messages]
         self.messages: list[Message] = sorted(msgs, key=lambda m: (order[m.phase], m.round, m.sender, m.seq))
@@ -216,9 +275,11 @@ class Meter:
         rows.append(dict(step="total", **self.totals()))
         return pd.DataFrame(rows)
 
-    def signature(self, phases: tuple[str, ...] = (ONLINE, OFFLINE)) -> tuple[tuple[str, str, int], ...]:
-        """The transcript signature: ordered ``(step, sender, bytes)`` of every message.
+    def signature(self, phases: tuple[str, ...] = (ONLINE, OFFLINE)) -> tuple[tuple[str, str, int, int], ...]:
+        """The transcript signature: ordered ``(step, sender, bytes, round)`` of every message.
 
         Order is (phase, round, sender, sender's sequence number) -- deterministic whatever the thread
-        scheduling. A data-oblivious protocol has the same signature for every secret input."""
-        return tuple((m.step, m.sender, m.nbytes) for m in self.messages if m.phase in phases)
+        scheduling. A data-oblivious protocol has the same signature for every secret input: the same
+        messages, of the same sizes, in the same order and the same rounds (a message that waits one
+        round longer for some secrets is a timing channel)."""
+        return tuple((m.step, m.sender, m.nbytes, m.round) for m in self.messages if m.phase in phases)

@@ -1,7 +1,8 @@
 """How bytes move between the two parties: in-process queues (threads) or torch.distributed gloo (sockets).
 
-A transport moves one *frame*: a small int64 header ``[round, phase, numel, dtype]`` and a flat payload.
-The header is framing, not payload: the Meter counts only the payload.
+A transport moves one *frame*: a small int64 header ``[round, phase, numel, dtype]`` plus the five ints of
+the protection the sender claims (``protocols/runtime/ledger.py``), and a flat payload. The header is
+framing, not payload: the Meter counts only the payload.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from functionalities.errors import PeerError
 
 PHASE_CODES = {"online": 0, "offline": 1, "setup": 2, "control": 3}
 PHASE_NAMES = {v: k for k, v in PHASE_CODES.items()}
+HEADER_LEN = 9
 DTYPES = [torch.int64, torch.uint8, torch.float64]
 _ABORT = object()
 
@@ -127,7 +129,7 @@ class GlooTransport(Transport):
 
     def recv(self, src):
         try:
-            header = torch.empty(4, dtype=torch.int64)
+            header = torch.empty(HEADER_LEN, dtype=torch.int64)
             self.dist.recv(header, src)
             n, code = int(header[2]), int(header[3])
             payload = torch.empty(n, dtype=DTYPES[code])
