@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test report docs clean
+.PHONY: venv test test-deep mutants report docs clean
 
 venv: $(STAMP)
 
@@ -15,14 +15,25 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet --no-deps crypten==0.4.1
 	$(BIN)/pip install --quiet numpy onnx omegaconf pyyaml tenseal hypothesis pandas matplotlib \
-	    tabulate rich pytest pytest-timeout mkdocs mkdocs-material "mkdocstrings[python]"
+	    tabulate rich pytest pytest-timeout pytest-xdist mkdocs mkdocs-material "mkdocstrings[python]"
 	$(BIN)/pip install --quiet --no-deps -e .
 	$(BIN)/python -c "import torch; assert torch.__version__.startswith('2.13.0') and not torch.version.cuda, torch.__version__"
 	touch $(STAMP)
 
+# Hypothesis draws PRIVMOE_EXAMPLES (default 25) examples per property, seeded from the commit
+# (tests/conftest.py prints the seed); two workers, one per core
 test: venv
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 	$(MAKE) docs
+
+# 200 examples per property (not in CI; its run time is in the README)
+test-deep: venv
+	PRIVMOE_EXAMPLES=200 $(BIN)/python -m pytest -q -n 2
+
+# each curated mutant (tests/mutants/catalogue.toml) on a scratch copy; fails on any survivor (docs/mutants.md;
+# not in CI: 5-8 min on 2 cores). ARGS passes options, e.g. ARGS="--only capacity-ceil"
+mutants: venv
+	$(BIN)/python tests/mutants/run.py $(ARGS)
 
 # the docs' worked examples are `privmoe explain` runs made while building; --strict fails on any warning
 docs: venv

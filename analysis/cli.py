@@ -3,7 +3,8 @@
     privmoe doctor                      versions, shim, backends usable; exit 0 iff all ok
     privmoe list [--json]
     privmoe costs NAME [--backend B] [--set key=value ...] [--json]
-    privmoe verify NAME... | --all [--examples N] [--seed S] [--mode threads|processes] [--backend B] [--json]
+    privmoe verify NAME... | --all [--set key=value ...] [--examples N] [--seed S] [--mode threads|processes]
+                   [--backend B] [--json]
     privmoe explain NAME [--set key=value ...] [--seed S] [--json]
     privmoe report [--quick] [--out DIR] [--seed S] [--network BW,RTT]
     privmoe reproduce [--json]
@@ -212,12 +213,15 @@ def cmd_verify(args) -> int:
         entries = [reg.get(n) for n in args.names]
     else:
         raise PrivMoEError("name at least one protocol, or --all")
+    sets = parse_sets(args.set)
+    # --set pins the public parameters (every entry named resolves them, bad keys refused before any run)
+    pinned = {entry.name: entry.resolve(sets) for entry in entries} if sets else {}
     report, failed = [], False
     progress = _progress(len(entries), "verify", quiet=args.json)
     for entry in entries:
         backend = args.backend if args.backend in entry.costs else None   # others: their default
         results = harness.verify(entry, examples=args.examples, seed=args.seed, mode=args.mode, backend=backend,
-                                 security_runs=args.security_runs)
+                                 security_runs=args.security_runs, params=pinned.get(entry.name))
         ok = all(r.passed for r in results)
         caught = None
         if entry.negative_control:   # a control must be CAUGHT by some check
@@ -226,7 +230,7 @@ def cmd_verify(args) -> int:
         else:
             failed |= not ok
         report.append({"protocol": entry.name, "backend": backend or harness.default_backend(entry), "passed": ok, "negative_control": entry.negative_control,
-                       "caught": caught, "checks": [r.to_dict() for r in results]})
+                       "caught": caught, "params": pinned.get(entry.name), "checks": [r.to_dict() for r in results]})
         progress.advance()
     progress.close()
     if args.json:
@@ -353,6 +357,9 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("verify", help="ideal vs real on Hypothesis-drawn inputs; exit 1 on any failure")
     v.add_argument("names", nargs="*")
     v.add_argument("--all", action="store_true")
+    v.add_argument("--set", nargs="+", action="extend", metavar="KEY=VALUE",
+                   help="pin public parameters (any size; each protocol named resolves them, as costs and "
+                        "explain do): Hypothesis then draws only the inputs. Default: small drawn parameters")
     v.add_argument("--examples", type=int, default=10)
     v.add_argument("--seed", type=int, default=0)
     v.add_argument("--mode", choices=["threads", "processes"], default="threads")

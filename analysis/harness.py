@@ -20,6 +20,9 @@ COMPARED = ("rounds", "bytes_client_to_server", "bytes_server_to_client", "offli
 HE_COMPARED = ("rounds", "bytes_client_to_server", "bytes_server_to_client", "rotations", "pt_mults", "ct_adds",
                "ciphertexts", "key_switches")
 HE_BACKENDS = ("seal", "sim")
+#: what a HYBRID entry (HE inside an MPC protocol) adds to ``COMPARED``: the HE operations its backend
+#: performed and the ciphertexts its channel handed over, against the ``crypten`` model's totals
+HYBRID_HE = ("rotations", "pt_mults", "ct_adds", "ciphertexts", "key_switches")
 CHECKS = ("equivalence", "cost_model", "obliviousness", "bad_input")
 SECURITY_CHECKS = ("security_ledger", "security_shape", "security_distribution", "security_consistency")
 
@@ -71,7 +74,7 @@ def run_real(entry: Entry, params: Params, inputs: Inputs, *, mode: str = "threa
     res = run_two_party(_party_fn, ((entry.name, params, own[0]), (entry.name, params, own[1])),
                         mode=mode, seed=seed, timeout=timeout, record_views=record_views,
                         dealer=dealer or entry.dealer, private_seeds=private_seeds)
-    return RealRun(reconstruct(*res.outputs), res.meter, res.wall_time,
+    return RealRun(reconstruct(*res.outputs), res.meter, res.wall_time, counts=res.he_counts,
                    views=res.meter.views if record_views else None,
                    own=res.meter.own if record_views else None,
                    masks=res.meter.masks if record_views else None)
@@ -92,16 +95,19 @@ def measured(meter: Meter | RealRun, step: str | None = None) -> dict[str, int]:
 
 
 def cost_mismatches(entry: Entry, params: Params, run: Meter | RealRun, backend: str = "crypten") -> list[str]:
-    """Every (step, metric) where the analytic model differs from the measurement."""
+    """Every (step, metric) where the analytic model differs from the measurement. A hybrid entry's HE
+    counts (``HYBRID_HE``: 0 when the run performed no HE) are compared on the protocol's totals: the
+    backend counts a run, not a step."""
     model = entry.cost(backend, params)
     metrics = HE_COMPARED if backend in HE_BACKENDS else COMPARED
     problems = []
     for step, cost in [(None, model)] + list(model.steps):
         got = measured(run, step)
         want = cost.to_dict()
-        for metric in metrics:
-            if got[metric] != want[metric]:
-                problems.append(f"{step or 'total'}.{metric}: measured {got[metric]} != model {want[metric]}")
+        extra = HYBRID_HE if entry.kind == "hybrid" and step is None and backend not in HE_BACKENDS else ()
+        for metric in metrics + extra:
+            if got.get(metric, 0) != want[metric]:
+                problems.append(f"{step or 'total'}.{metric}: measured {got.get(metric, 0)} != model {want[metric]}")
     return problems
 
 
@@ -169,25 +175,30 @@ class CheckResult:
 
 
 def verify(entry: Entry, *, examples: int = 10, seed: int = 0, mode: str = "threads",
-           backend: str | None = None, security_runs: int = 0) -> list[CheckResult]:
+           backend: str | None = None, security_runs: int = 0, params: Params | None = None) -> list[CheckResult]:
     """Draw ``examples`` Hypothesis examples (seeded) and run every check; failures are collected.
+
+    ``params`` (public parameters already resolved, ``entry.resolve(overrides)``; ``privmoe verify --set``)
+    pins the public parameters of every example: Hypothesis then draws only the inputs. Without it, each
+    example draws its parameters from ``entry.params_strategy()`` (small sizes).
 
     ``security_runs`` > 0 adds the security checks (``analysis/security.py``: the exact mask ledger, the
     views' shape, and the statistical tests with that many runs per family of views) on an example drawn
-    from the entry's domain (not the minimal one) and its contrast pairs."""
+    from the entry's domain (not the minimal one; at the pinned ``params`` if given) and its contrast pairs."""
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import seed as hyp_seed
     from hypothesis import strategies as st
 
     results = {c: CheckResult(c) for c in CHECKS}
     state = {"bad_done": False}
+    pinned = dict(params) if params is not None else None
 
     @hyp_seed(seed)
     @settings(max_examples=examples, deadline=None, database=None, phases=[Phase.generate],
               suppress_health_check=list(HealthCheck))
     @given(st.data())
     def body(data):
-        params = data.draw(entry.params_strategy(), label="params")
+        params = pinned if pinned is not None else data.draw(entry.params_strategy(), label="params")
         a = data.draw(entry.inputs_strategy(params), label="inputs_a")
         b = data.draw(entry.inputs_strategy(params), label="inputs_b")
         ex = run_example(entry, params, a, mode=mode, seed=seed, backend=backend)
@@ -209,15 +220,16 @@ def verify(entry: Entry, *, examples: int = 10, seed: int = 0, mode: str = "thre
     body()
     out = [results[c] for c in CHECKS]
     if security_runs > 0:
-        out += security_results(entry, security_runs, seed)
+        out += security_results(entry, security_runs, seed, pinned)
     return out
 
 
-def security_results(entry: Entry, runs: int, seed: int) -> list[CheckResult]:
-    """The security checks of ``analysis/security.py`` as CheckResults (``security_ledger`` ...)."""
+def security_results(entry: Entry, runs: int, seed: int, params: Params | None = None) -> list[CheckResult]:
+    """The security checks of ``analysis/security.py`` as CheckResults (``security_ledger`` ...), on
+    ``params`` if given (resolved), else on parameters drawn from the entry's strategy."""
     from analysis.security import security_check
     from analysis.strategies import draw_example_inputs, draw_example_params
 
-    params = draw_example_params(entry, seed)
+    params = dict(params) if params is not None else draw_example_params(entry, seed)
     found = security_check(entry, params, draw_example_inputs(entry, params, seed), runs=runs, seed=seed)
     return [CheckResult(f"security_{k}", examples=runs, failures=v) for k, v in found.items()]

@@ -51,7 +51,14 @@ class Entry:
     costs: backend -> (params -> Cost)     analytic models; ``crypten`` must equal the Meter exactly
     params_strategy() / inputs_strategy(params)   Hypothesis strategies (edge cases included)
     check(ideal, real, params, inputs) -> [problems]   equivalence within the declared error bound
-    error_bound(params) -> float           the bound ``check`` uses (a formula; documented)
+    error_bound(params) -> float           the domain-wide a-priori bound (a formula; documented). An
+                                           approximate entry's ``check`` uses the per-example bound of
+                                           ``errors`` instead, which is far tighter
+    errors(ideal, real, params, inputs) -> (err, bound) | None   for an approximate entry: elementwise
+                                           |real - ideal| and its bound derived at the example's actual
+                                           values (``analysis/error_bounds.py``), flattened over the
+                                           approximate outputs; None when a structural check already
+                                           fails. ``check`` reports every element with err > bound.
     """
 
     name: str
@@ -88,6 +95,9 @@ class Entry:
     contrast: Callable[[], tuple] | None = None
     #: the spec's intermediates by the names the protocol ``trace``s (privmoe explain shows them side by side)
     intermediates: Callable[[Params, Inputs], dict] | None = None
+    #: approximate entries: (ideal, real, params, inputs) -> (err, bound) elementwise, or None when a
+    #: structural check fails (docstring above); exact entries leave it None
+    errors: Callable[[Any, Any, Params, Inputs], tuple[torch.Tensor, torch.Tensor] | None] | None = None
 
     @property
     def backends(self) -> list[str]:

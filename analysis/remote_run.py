@@ -43,6 +43,7 @@ def run_party(role: str, host: str, port: int, name: str, sets: dict, seed: int,
         party.mode = "processes"
         stall = os.environ.get("PRIVMOE_TEST_SERVER_STALL")      # tests only: a server that stops answering
         if stall and rank == 1:
+            print("privmoe: test stall after set-up", file=sys.stderr, flush=True)   # the test waits for it
             time.sleep(float(stall))
         set_current_party(party)
         start = time.perf_counter()

@@ -62,6 +62,25 @@ def test_verify_json_reports_every_check(capsys):
         assert all(c["passed"] and c["examples"] > 0 for c in item["checks"])
 
 
+def test_verify_set_pins_the_public_parameters(capsys):
+    code, out, _ = run(capsys, "verify", "topk", "--set", "rows=2", "length=60", "t=3", "--examples", "2",
+                       "--security-runs", "0", "--json")
+    obj = json.loads(out)
+    assert code == 0 and obj["ok"]
+    item = obj["protocols"][0]
+    assert item["params"] == registry.get("topk").resolve({"rows": 2, "length": 60, "t": 3})
+    assert [c["check"] for c in item["checks"]] == list(harness.CHECKS) and all(c["passed"] for c in item["checks"])
+
+
+def test_verify_set_refuses_bad_parameters_by_name(capsys):
+    code, out, err = run(capsys, "verify", "topk", "--set", "nonsense=1")
+    assert code == 2 and "unknown parameter 'nonsense'" in err and not out
+    code, _, err = run(capsys, "verify", "topk", "--set", "t=9", "length=4")
+    assert code == 2 and "t=9" in err and "Traceback" not in err
+    code, _, err = run(capsys, "verify", "topk", "gate", "--set", "length=8")   # every entry named resolves them
+    assert code == 2 and "gate: unknown parameter 'length'" in err
+
+
 def test_verify_exits_1_when_a_check_fails(capsys, monkeypatch):
     entry = registry.get("equal")
     monkeypatch.setitem(entry.costs, "crypten", lambda p: registry.get("onehot").cost("crypten", {"rows": 1, "width": 1, "classes": 9}))

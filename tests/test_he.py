@@ -166,3 +166,22 @@ def test_costs_measure_runs_the_count_only_simulator(capsys):
         obj = json.loads(capsys.readouterr().out)
         assert code == 0 and obj["model_equals_measured"], obj
         assert obj["measured"]["pt_mults"] == obj["total"]["pt_mults"] > 0
+
+
+@pytest.mark.parametrize("t", [3, 65537, 1032193])
+def test_lift_covers_every_wrap_of_the_share_sum(t):
+    """u = c + s lies in [0, 2t - 2]; the centred value is u, u - t or u - 2t in four ranges of u, whose
+    edges are t/2 and 3t/2. Every range and both edges appear here (at random, u >= 3t/2 is rare)."""
+    h = (t + 1) // 2
+    pairs = [(0, 0), (h - 1, 0), (h, 0), (t - 1, 0), (t - 1, 1), (t - 1, h - 1), (t - 1, h), (t - 1, t - 1),
+             (h, h), (1, t - 1)]
+    pairs = [(c % t, s % t) for c, s in pairs]
+    c = torch.tensor([p[0] for p in pairs])
+    s = torch.tensor([p[1] for p in pairs])
+    want = [((a + b) % t) - (t if (a + b) % t >= h else 0) for a, b in pairs]
+    entry = registry.get("he.lift")
+    params = {"n": len(pairs), "modulus": t}
+    assert entry.ideal(params, {"c": c, "s": s}).tolist() == want
+    assert harness.run_real(entry, params, {"c": c, "s": s}).outputs.tolist() == want
+    # the second wrap exists from t = 5 on (at t = 3, u <= 4 < 3t/2)
+    assert any(a + b >= (3 * t + 1) // 2 for a, b in pairs) or 2 * t - 2 < (3 * t + 1) // 2

@@ -88,7 +88,18 @@ def test_a_peer_killed_mid_protocol_ends_the_run_with_an_error():
                               text=True, env=env)
     client = subprocess.Popen(_cmd("client", port, "topk", *sets), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True)
-    time.sleep(8)                     # handshake and set-up done; the client is waiting for the server
+    # wait until the server says set-up is done (the client then waits on it): under load, starting two
+    # Python processes with torch can take longer than any fixed sleep
+    import select
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([server.stderr], [], [], 1.0)
+        if ready and "test stall" in server.stderr.readline():
+            break
+    else:
+        raise AssertionError("the server never reached its stall point")
+    time.sleep(1)
     server.kill()
     start = time.monotonic()
     _, err = client.communicate(timeout=90)

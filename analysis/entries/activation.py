@@ -1,25 +1,55 @@
 """Registry entries: ``secmoe.activation`` (select-then-compute) and ``piecewise.activation`` (baseline).
 
-Error bound (ULP = 2^-16; the coefficients and breakpoints are public fixed-point constants, so the spec
-uses exactly the same function): x^2 is truncated once (< 2 ULP) and then multiplied by a2; each of the
-products a1 x, a2 x^2 is truncated once (< 2 ULP each): ``(6 + 2 max|a2|) ULP``, plus 2 ULP for the
-baseline's public products: bound = (8 + 2 max|a2|) ULP for both.
+Error (``analysis/error_bounds.py``, rules T and E; ULP = 2^-16). The breakpoints and coefficients are
+public fixed-point constants, so the spec uses exactly the same function and the comparisons are exact:
+the segment, hence (a0, a1, a2), is the spec's. Both protocols then compute a0 + a1 x + a2 x^2 with
+three truncations: x^2 (delta_0), a1 x (delta_1) and a2 x^2' (delta_2) -- select-then-compute as two
+private products of the fetched coefficients (the fetch is local and exact), the baseline as public
+products, its multiplexer by scale-1 bits being exact (the unselected segments' values times 0 are 0).
+x^2 and a1 x are exactly known: delta_0, delta_1 in [-f, 1 - f] ULP (f the fractional part in ULPs);
+delta_2 too if x^2 is on the grid, else it is in (-1, 1) ULP. The error a2 delta_0 + delta_1 + delta_2
+lies in the sum of those intervals; the bound is its larger end, per element (<= (2 + |a2|) ULP).
+``error_bound(params) = (2 + max|a2|) ULP`` is that bound's domain-wide maximum.
 """
 import torch
 from hypothesis import strategies as st
 
 import functionalities.activation as F
 import protocols.mpc.piecewise as P
+from analysis import error_bounds as EB
 from analysis.cost_models import cheetah, crypten
 from analysis.cost_models import moe as M
-from analysis.registry import BadCase, Entry, InputSpec, exact_check, register
+from analysis.registry import BadCase, Entry, InputSpec, register
 from analysis.strategies import tensor
 from functionalities.errors import FixedPointRangeError, PublicParameterError, ShapeError
-from functionalities.fixed_point import ULP
+from functionalities.fixed_point import ULP, quantize
 
 
 def bound(p) -> float:
-    return (8 + 2 * float(F.fit(p["function"]).coeffs[:, 2].abs().max())) * ULP
+    """A-priori (domain-wide): (2 + max|a2|) ULP (module docstring)."""
+    return (2 + float(F.fit(p["function"]).coeffs[:, 2].abs().max())) * ULP
+
+
+def parts(ideal, real, p, i):
+    """[Part y] with the per-element bound of the module docstring (or a shape problem)."""
+    if tuple(real.shape) != tuple(ideal.shape):
+        return [f"out: shape {tuple(real.shape)} != ideal {tuple(ideal.shape)}"]
+    pw = F.fit(p["function"])
+    x = quantize(i["x"])
+    a = pw.rows[F.segment(x, pw)]
+    x2 = x * x
+    lo0, hi0 = EB.trunc_interval(x2)
+    lo1, hi1 = EB.trunc_interval(a[:, 1] * x)
+    lo2, hi2 = EB.trunc_interval(a[:, 2] * x2)
+    exact = EB.on_grid(x2)
+    lo2, hi2 = torch.where(exact, lo2, -ULP), torch.where(exact, hi2, ULP)
+    ends = (a[:, 2] * lo0, a[:, 2] * hi0)
+    lo = torch.minimum(*ends) + lo1 + lo2
+    hi = torch.maximum(*ends) + hi1 + hi2
+    return [EB.part("y", real, ideal, EB.interval_abs(lo, hi))]
+
+
+errors = EB.Errors(parts)
 
 
 def inputs(p):
@@ -44,7 +74,7 @@ def _entry(name, real, structure, summary):
         params_strategy=lambda: st.fixed_dictionaries({"n": st.integers(1, 12),
                                                        "function": st.sampled_from(sorted(F.FUNCTIONS))}),
         inputs_strategy=inputs,
-        check=lambda ideal, real_out, p, i: exact_check(ideal, real_out, p, i, bound(p)),
+        check=errors.check, errors=errors,
         error_bound=bound, leakage=("n", "function"), doc="docs/protocols/activation.md",
         bad_cases=[
             BadCase("unknown function", lambda p, i: ({**p, "function": "relu6"}, i), PublicParameterError),

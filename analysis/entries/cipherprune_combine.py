@@ -1,15 +1,25 @@
-"""Registry entry: ``cipherprune.combine`` -- the dispatch's swaps undone (run after its dispatch)."""
+"""Registry entry: ``cipherprune.combine`` -- the dispatch's swaps undone (run after its dispatch).
+
+Error (``analysis/error_bounds.py``, rules T and E; ULP = 2^-16): the dispatch is exact (products by bits)
+and keeps the scores S' exactly; ``scale`` truncates each kept row's product y S' once -- an exactly known
+value, so its error is in [-f, 1 - f] ULP (f its fractional part in ULPs; 0 for a zero score); the swaps
+back and the token sums are exact. Per output element: ``max(sum f, sum (1 - f))`` ULP over the token's
+kept rows (the rows of the spec's own dispatch, which keeps the same rows). ``error_bound(params) =
+E k ULP`` is the domain-wide a-priori bound (a token sums at most E k truncated rows).
+"""
+import torch
 from hypothesis import strategies as st
 
 import functionalities.dispatch as F
 import protocols.mpc.cipherprune_combine as P
+from analysis import error_bounds as EB
 from analysis.cost_models import cheetah, crypten
 from analysis.cost_models import moe as M
 from analysis.entries._moe_params import ALIASES, ROUTING_DEFAULTS, derive_capacity
 from analysis.entries.cryptomoe_dispatch import BAD, validate
-from analysis.registry import Entry, InputSpec, exact_check, register
+from analysis.registry import Entry, InputSpec, register
 from analysis.strategies import fixed_values, routing_inputs, routing_params, tensor
-from functionalities.fixed_point import ULP
+from functionalities.fixed_point import ULP, quantize
 
 
 def ideal(p, i):
@@ -18,8 +28,22 @@ def ideal(p, i):
 
 
 def bound(p):
-    """One truncation (y * S') per kept row; a token sums <= E k rows: 2 E k ULP."""
-    return 2 * p["experts"] * p["top_k"] * ULP
+    """A-priori (domain-wide): one truncation (< 1 ULP) per kept row, a token sums <= E k rows: E k ULP."""
+    return p["experts"] * p["top_k"] * ULP
+
+
+def parts(ideal, real, p, i):
+    """[Part y] with the per-element bound of the module docstring (or a shape problem)."""
+    if tuple(real.shape) != tuple(ideal.shape):
+        return [f"out: shape {tuple(real.shape)} != ideal {tuple(ideal.shape)}"]
+    _, O, S = F.dispatch(i["x"], i["K"], i["W"], p["experts"], p["capacity"])
+    lo, hi = EB.trunc_interval(quantize(S).unsqueeze(-1) * quantize(i["y"]))      # (E, t, d)
+    O = O.double()
+    lo, hi = torch.einsum("etm,etd->md", O, lo), torch.einsum("etm,etd->md", O, hi)
+    return [EB.part("y", real, ideal, EB.interval_abs(lo, hi))]
+
+
+errors = EB.Errors(parts)
 
 
 def cost(B):
@@ -55,7 +79,8 @@ register(Entry(
     costs={"crypten": cost(crypten), "cheetah": cost(cheetah)},
     params_strategy=lambda: routing_params(max_tokens=3, max_experts=3),
     inputs_strategy=inputs,
-    check=lambda ideal, real, p, i: exact_check(ideal, real, p, i, bound(p)),
+    check=errors.check,
+    errors=errors,
     error_bound=bound,
     leakage=("tokens", "hidden", "experts", "top_k", "capacity"),
     doc="docs/protocols/cipherprune.md",

@@ -5,7 +5,7 @@ import functionalities.equal as F
 import protocols.mpc.equal as P
 from analysis.cost_models import cheetah, crypten
 from analysis.registry import BadCase, Entry, InputSpec, exact_check, register
-from analysis.strategies import fixed_values, tensor
+from analysis.strategies import array, fixed_values, tensor
 from functionalities.errors import FixedPointRangeError, PublicParameterError, ShapeError
 
 
@@ -14,7 +14,7 @@ def _inputs(p):
     x = tensor((n,), fixed_values())
     # y copies x where a coin says so: equal and unequal positions in every example
     return x.flatmap(lambda xv: st.tuples(st.just(xv), tensor((n,), fixed_values()),
-                                          st.lists(st.booleans(), min_size=n, max_size=n))).map(
+                                          array((n,), st.booleans(), bool))).map(
         lambda t: {"x": t[0], "y": t[0].where(__import__("torch").tensor(t[2]), t[1])})
 
 

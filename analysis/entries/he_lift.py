@@ -6,13 +6,14 @@ import functionalities.he_shares as F
 import protocols.he.bridge as P
 from analysis.cost_models import cheetah, crypten
 from analysis.registry import BadCase, Entry, InputSpec, exact_check, register
+from analysis.strategies import array
 from functionalities.errors import FixedPointRangeError, PublicParameterError
 
 
 def _inputs(p):
     t = p["modulus"]
     res = st.one_of(st.sampled_from([0, 1, t - 1, t // 2, (t + 1) // 2]), st.integers(0, t - 1))
-    vec = st.lists(res, min_size=p["n"], max_size=p["n"]).map(lambda v: torch.tensor(v, dtype=torch.long))
+    vec = array((p["n"],), res, "int64").map(lambda v: torch.tensor(v, dtype=torch.long))
     return st.fixed_dictionaries({"c": vec, "s": vec})
 
 

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 import functionalities.he_matmul as F
 from analysis.cost_models import he as H
 from analysis.registry import BadCase, Entry, InputSpec, exact_check, register
+from analysis.strategies import array
 from functionalities.errors import FixedPointRangeError, PublicParameterError, ShapeError
 from protocols.he.interface import HEParams
 from protocols.he import nexus as NX
@@ -111,9 +112,8 @@ def params_strategy():
 def inputs_strategy(p):
     t = modulus(p)
     def mat(shape):
-        n = int(np.prod(shape))
-        return st.lists(st.one_of(st.sampled_from([0, 1, t - 1]), st.integers(0, t - 1)), min_size=n,
-                        max_size=n).map(lambda v: torch.tensor(v, dtype=torch.long).reshape(shape))
+        return array(shape, st.one_of(st.sampled_from([0, 1, t - 1]), st.integers(0, t - 1)), np.int64).map(
+            lambda v: torch.tensor(v, dtype=torch.long))
     return st.fixed_dictionaries({"A": mat((p["experts"], p["capacity"], p["d_in"])),
                                   "B": mat((p["experts"], p["d_in"], p["d_out"]))})
 

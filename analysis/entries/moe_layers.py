@@ -10,7 +10,7 @@ from analysis.cost_models import cheetah, crypten
 from analysis.cost_models import moe as M
 from analysis.cost_models import moe_paper as MP
 from analysis.entries._moe_params import ALIASES, derive_capacity
-from analysis.moe_checks import check_layer, layer_bad_cases, layer_bound, layer_inputs, layer_specs
+from analysis.moe_checks import check_layer, layer_bad_cases, layer_bound, layer_errors, layer_inputs, layer_specs
 from analysis.registry import Entry, register
 from analysis.strategies import routing_params
 from functionalities.moe import moe_layer, validate
@@ -104,7 +104,7 @@ def layer_entry(name: str, semantics: str, summary: str, real, **fields) -> Entr
                 ideal=_ideal(semantics), real=real, validate=_validate(semantics), input_specs=layer_specs,
                 defaults={k: v for k, v in DEFAULTS.items() if not exact or k not in ("capacity", "capacity_factor")},
                 aliases=ALIASES, params_strategy=_small_params, inputs_strategy=layer_inputs,
-                check=check_layer(semantics), error_bound=layer_bound,
+                check=check_layer(semantics), errors=layer_errors(semantics), error_bound=layer_bound,
                 leakage=LEAK if exact else LEAK + ("capacity",), doc="docs/protocols/moe_layer.md",
                 bad_cases=layer_bad_cases(balanced=not exact),
                 contrast=layer_contrast(None if exact else {"capacity": 1, "capacity_factor": 2.0}))

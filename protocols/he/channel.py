@@ -22,6 +22,8 @@ class HEChannel:
         self.backend = backend
         self.to_server: queue.Queue = queue.Queue()
         self.to_client: queue.Queue = queue.Queue()
+        #: ciphertexts handed over, both directions (a hybrid run's measured ``ciphertexts``)
+        self.sent = 0
 
 
 def channel(make_backend) -> HEChannel:
@@ -41,6 +43,8 @@ def send(ch: HEChannel, cts: list, nbytes_each: int, protect=None) -> None:
     client's key for the client's inputs; the evaluating party's masks for answers the client decrypts."""
     party = current_party()
     (ch.to_server if party.rank == 0 else ch.to_client).put(cts)
+    with party.shared["lock"]:
+        ch.sent += len(cts)
     words = -(-nbytes_each * len(cts) // 8)
     party.communicator.send_tensor(torch.zeros(words, dtype=torch.int64), protect=protect)
 

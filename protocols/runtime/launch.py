@@ -33,6 +33,8 @@ class RunResult:
     outputs: tuple[Any, Any]
     meter: Meter
     wall_time: float
+    #: a hybrid run's HE operation counts, read off the backend that performed them (None: no HE)
+    he_counts: dict | None = None
 
 
 def _party_main(rank: int, transport: Transport, seed: int, fn: Callable, args: Any,
@@ -96,7 +98,18 @@ def run_two_party(fn: Callable[[Party, Any], Any], args: tuple[Any, Any], *, mod
     if errors:
         raise _pick_error(errors)
     (o0, m0, w0), (o1, m1, w1) = results
-    return RunResult((o0, o1), Meter([m0, m1]), max(w0, w1))
+    return RunResult((o0, o1), Meter([m0, m1]), max(w0, w1), _he_counts(shared))
+
+
+def _he_counts(shared: dict) -> dict | None:
+    """The HE operations a hybrid run performed (the backend's own counters, ``protocols/he/interface.py``)
+    and the ciphertexts its channel handed over; None when the run used no HE."""
+    ch = shared.get("he")
+    if ch is None:
+        return None
+    c = ch.backend.counts
+    return {"rotations": c.rotations, "pt_mults": c.pt_mults, "ct_adds": c.ct_adds, "key_switches": c.key_switches,
+            "encryptions": c.encryptions, "decryptions": c.decryptions, "ciphertexts": ch.sent, "ops": list(c.ops)}
 
 
 def free_port() -> int:
