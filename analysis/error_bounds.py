@@ -5,11 +5,14 @@ values (Wilkinson's running error analysis):
 
 * its **deterministic** part: the protocol's algorithm (CrypTen's exp, Newton-Raphson, the piecewise
   fit ...) evaluated in exact arithmetic (float64) at the exact intermediate values. Its difference to the
-  spec is computed, with its sign, exactly -- an approximation error is never bounded, it is measured;
+  mathematical function is computed, with its sign, exactly -- an approximation error is never bounded,
+  it is measured. That function is torch's own (``torch.softmax``, ``torch.nn.functional.silu``), written
+  here independently of ``functionalities/`` (where the spec's piecewise fit IS the function, the fit's
+  public constants): a wrong spec is not absorbed into its own bound, it fails the check;
 * its **noise**: what the fixed-point truncations add, bounded with the rules below at the actual
   magnitudes.
 
-``bound = |deterministic - ideal| + noise bound + F64``, where ``F64 = 2^-40 (1 + |ideal|)`` covers the
+``bound = |deterministic - reference| + noise bound + F64``, where ``F64 = 2^-40 (1 + |ideal|)`` covers the
 float64 rounding of evaluating both (relative 2^-53 per operation, a few hundred operations at most);
 it is 10^-7 ULP and changes no ratio. ULP = 2^-16. ``check`` compares element by element: ``err > bound``
 is a failure; ``error_bound(params)`` stays each entry's domain-wide a-priori bound.

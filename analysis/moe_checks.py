@@ -17,9 +17,10 @@ One expert (``error_bounds.expert``; ``protocols/mpc/expert.py``), on grid input
     p = silu * h2 (P, T);  out = p D: noise |D|-weighted (P, T).
 The layer (deterministic parts signed, noise parts by absolute value):
     exact (dense, SecMoE): y_j = sum_i W_ji out_{K_ji}(x_j), one truncation per term with W_ji != 0 (a
-        zero score makes the product exactly 0): bound = |y_det - y_ideal| + sum_i |W_ji| noise + n_j ULP;
+        zero score makes the product exactly 0): bound = |y_det - y_ref| + sum_i |W_ji| noise + n_j ULP,
+        y_ref the same sum over ``reference_expert`` (torch's SiLU: independent of the spec);
     balanced (CryptoMoE): y = sum_{e,i} O S out_e(X_ei) against the spec's sum O S q(out) (it quantises the
-        expert outputs: that difference is in |y_det - y_ideal|, exactly); the combine truncates once per
+        expert outputs, as y_ref does: that difference is in |y_det - y_ref|, exactly); the combine truncates once per
         (expert, token) with a non-zero row of R = O^T S (scores first) or once per kept row with S != 0
         (outputs first, ``protocols/mpc/cryptomoe_combine.py``).
 
