@@ -8,14 +8,16 @@ STAMP := $(VENV)/.installed
 
 venv: $(STAMP)
 
-# torch comes first and pinned, so nothing later can pull a CUDA build; crypten without its
-# metadata's dependencies (sklearn, torchvision), then what it really imports, then privmoe.
+# torch comes first and pinned, so nothing later can pull a CUDA build; then what crypten really
+# imports; then crypten without its metadata's dependencies (sklearn, torchvision), and privmoe, both
+# --no-deps. crypten comes after every install that resolves dependencies: pip checks the installed
+# packages that depend on what it installs, and would print an ERROR for crypten's unmet metadata.
 $(STAMP): pyproject.toml Makefile
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet --no-deps crypten==0.4.1
 	$(BIN)/pip install --quiet numpy onnx omegaconf pyyaml tenseal hypothesis pandas matplotlib \
 	    tabulate rich pytest pytest-timeout pytest-xdist mkdocs mkdocs-material "mkdocstrings[python]"
+	$(BIN)/pip install --quiet --no-deps crypten==0.4.1
 	$(BIN)/pip install --quiet --no-deps -e .
 	$(BIN)/python -c "import torch; assert torch.__version__.startswith('2.13.0') and not torch.version.cuda, torch.__version__"
 	touch $(STAMP)

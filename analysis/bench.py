@@ -6,7 +6,7 @@
 Measured (two parties as threads, privmoe's Meter, one run each, same seed):
 * dispatch + combine: CipherPrune-style vs CryptoMoE;
 * the MoE layer: cryptomoe.moe vs dense.moe.
-Projected (``cheetah``) at the three target models' scale (PROTOCOLS.md §10, m = 128), for f = 1 and 2.
+Projected (``cheetah``) at the three target models' scale (``docs/accounting.md``, m = 128), for f = 1 and 2.
 Ratios are baseline / CryptoMoE (> 1: CryptoMoE is cheaper). Wall times are this machine's, noisy.
 """
 from __future__ import annotations

@@ -337,72 +337,108 @@ def cmd_report(args) -> int:
     return 0
 
 
+SET_HELP = ("public parameters as key=value (several after one --set, or --set repeated; aliases such as "
+            "t=capacity, E=experts); unknown keys are refused by name")
+JSON_HELP = "print one JSON document on stdout instead of text"
+SEED_HELP = "non-negative seed of every random draw (same seed, same run)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="privmoe", description="private MoE inference protocols: spec, run, test, cost")
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                           help="one of the commands below; `privmoe COMMAND -h` for its options")
     d = sub.add_parser("doctor", help="versions, shim, backends usable")
-    d.add_argument("--json", action="store_true")
+    d.add_argument("--json", action="store_true", help=JSON_HELP + ": {ok, checks: [{check, ok, detail}]}")
     d.set_defaults(func=cmd_doctor)
     lst = sub.add_parser("list", help="registered protocols")
-    lst.add_argument("--json", action="store_true")
+    lst.add_argument("--json", action="store_true",
+                     help=JSON_HELP + ": one object per protocol (name, functionality, kind, backends, doc, ...)")
     lst.set_defaults(func=cmd_list)
     c = sub.add_parser("costs", help="analytic cost at any scale (instant)")
-    c.add_argument("name")
-    c.add_argument("--backend", help="crypten | cheetah (MPC); seal | sim (HE)")
-    c.add_argument("--set", nargs="+", action="extend", metavar="KEY=VALUE")
-    c.add_argument("--json", action="store_true")
+    c.add_argument("name", help="a registered protocol (`privmoe list`)")
+    c.add_argument("--backend", help="crypten | cheetah (MPC); seal | sim (HE); default: the protocol's first")
+    c.add_argument("--set", nargs="+", action="extend", metavar="KEY=VALUE", help=SET_HELP)
+    c.add_argument("--json", action="store_true",
+                   help=JSON_HELP + ": {protocol, backend, params, total, steps}, every metric")
     c.add_argument("--measure", action="store_true",
                    help="also run the protocol (HE on sim: the count-only simulator, any size) and compare")
     c.set_defaults(func=cmd_costs)
     v = sub.add_parser("verify", help="ideal vs real on Hypothesis-drawn inputs; exit 1 on any failure")
-    v.add_argument("names", nargs="*")
-    v.add_argument("--all", action="store_true")
+    v.add_argument("names", nargs="*", metavar="NAME", help="registered protocols to verify (or --all)")
+    v.add_argument("--all", action="store_true", help="every registered protocol, negative controls included")
     v.add_argument("--set", nargs="+", action="extend", metavar="KEY=VALUE",
                    help="pin public parameters (any size; each protocol named resolves them, as costs and "
                         "explain do): Hypothesis then draws only the inputs. Default: small drawn parameters")
-    v.add_argument("--examples", type=int, default=10)
-    v.add_argument("--seed", type=int, default=0)
-    v.add_argument("--mode", choices=["threads", "processes"], default="threads")
+    v.add_argument("--examples", type=int, default=10, help="Hypothesis examples per protocol (default 10)")
+    v.add_argument("--seed", type=int, default=0, help="Hypothesis seed (default 0): the same seed draws the same examples")
+    v.add_argument("--mode", choices=["threads", "processes"], default="threads",
+                   help="the two parties as threads (default) or as processes over gloo on loopback")
     v.add_argument("--backend", help="seal | sim for HE protocols (default: their first); MPC ones use crypten")
     v.add_argument("--security-runs", type=int, default=6,
                    help="runs per family of views for the simulator checks (0 skips them)")
-    v.add_argument("--json", action="store_true")
+    v.add_argument("--json", action="store_true",
+                   help=JSON_HELP + ": {ok, seed, examples, protocols: [{protocol, passed, params, checks}]}")
     v.set_defaults(func=cmd_verify)
     rn = sub.add_parser("run", help="one party of a run against a peer on another host (or --selftest)")
-    rn.add_argument("name", nargs="?")
-    rn.add_argument("--party", choices=["client", "server", "dealer"])
+    rn.add_argument("name", nargs="?", help="the protocol to run (with --selftest, default topk)")
+    rn.add_argument("--party", choices=["client", "server", "dealer"],
+                    help="the party this process plays (the dealer runs inside the server)")
     rn.add_argument("--peer", help="HOST:PORT: the server listens there, the client connects there")
-    rn.add_argument("--set", nargs="+", action="extend", metavar="KEY=VALUE")
-    rn.add_argument("--seed", type=_seed, default=0)
-    rn.add_argument("--timeout", type=float, default=30.0)
-    rn.add_argument("--json", action="store_true")
+    rn.add_argument("--set", nargs="+", action="extend", metavar="KEY=VALUE",
+                    help=SET_HELP + "; both parties must give the same")
+    rn.add_argument("--seed", type=_seed, default=0, help=SEED_HELP + "; both parties must give the same")
+    rn.add_argument("--timeout", type=float, default=30.0,
+                    help="seconds to wait for the peer, at connection and for each message (default 30)")
+    rn.add_argument("--json", action="store_true", help=JSON_HELP + ": this party's result")
     rn.add_argument("--selftest", action="store_true", help="both parties here, over loopback sockets")
     rn.set_defaults(func=cmd_run)
     x = sub.add_parser("explain", help="step-by-step walk-through on tiny inputs")
-    x.add_argument("name")
-    x.add_argument("--set", nargs="+", action="extend", metavar="KEY=VALUE")
-    x.add_argument("--seed", type=int, default=0)
-    x.add_argument("--json", action="store_true")
+    x.add_argument("name", help="a registered protocol (`privmoe list`)")
+    x.add_argument("--set", nargs="+", action="extend", metavar="KEY=VALUE",
+                   help=SET_HELP + " (default: tiny sizes)")
+    x.add_argument("--seed", type=int, default=0, help="seed of the drawn inputs and the parties' randomness (default 0)")
+    x.add_argument("--json", action="store_true", help=JSON_HELP + ": every step, message, share and value")
     x.set_defaults(func=cmd_explain)
     rp = sub.add_parser("reproduce", help="the papers' published numbers beside privmoe's paper and protocol "
                                           "accountings, each deviation with its cause")
     rp.add_argument("--json", action="store_true", help="every row and column as JSON")
     rp.set_defaults(func=cmd_reproduce)
     r = sub.add_parser("report", help="report.md + PNG plots + costs.csv + manifest.json")
-    r.add_argument("--quick", action="store_true")
-    r.add_argument("--out", default="report")
-    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--quick", action="store_true",
+                   help="fewer security checks and smaller runs: well under 3 minutes on 2 cores")
+    r.add_argument("--out", default="report", help="the directory to write into (default: report)")
+    r.add_argument("--seed", type=int, default=0, help="seed of every drawn example and run (default 0)")
     r.add_argument("--network", help="an extra link for the latency columns: BW_Mbps,RTT_ms (LAN and WAN are always shown)")
     r.set_defaults(func=cmd_report)
     return p
 
 
+def _stdout_reader_gone() -> bool:
+    """True when stdout is a pipe whose reader has closed it (or when that cannot be told: then a
+    BrokenPipeError is taken to be stdout's, as the usual recipe does)."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (AttributeError, OSError, ValueError):   # no poll (Windows), or stdout has no descriptor
+        return True
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        code = args.func(args)
+        # flushed here, not at interpreter exit: a reader that went away shows up in this try
+        sys.stdout.flush()
+        return code
     except BrokenPipeError:
-        # the reader went away (``privmoe reproduce | head``): stop quietly, as a filter does
+        # the reader went away (``privmoe list --json | head -1``): stop quietly, as a filter does; the
+        # rest of the output goes to /dev/null so the interpreter's own exit flush cannot fail again.
+        # A BrokenPipeError of anything else (a peer's socket) is a real error.
+        if not _stdout_reader_gone():
+            raise
         import os
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -33,18 +33,73 @@ def _bytes(t: pd.DataFrame, col: str = "analytic") -> pd.Series:
                         dropna=False)[col].sum()
 
 
+#: the model-vs-measured figure's panels: (title, backends, {metric shown: marker})
+MODEL_PANELS = (
+    ("MPC: CrypTen runs, privmoe's Meter", ("crypten",),
+     {"online bytes": "o", "offline_bytes": "^", "rounds": "s"}),
+    ("HE: SEAL runs, count-only simulator runs", ("seal", "sim"),
+     {"online bytes": "o", "key_switches": "D", "pt_mults": "v", "ciphertexts": "s"}),
+)
+
+
+def _runs(t: pd.DataFrame) -> pd.DataFrame:
+    """One row per run (total step), a column per (analytic|measured, metric), plus online bytes
+    (client -> server + server -> client)."""
+    keys = ["section", "label", "protocol", "backend", "parameters"]
+    w = t.pivot_table(index=keys, columns="metric", values=["analytic", "measured"], aggfunc="first")
+    for col in ("analytic", "measured"):
+        w[(col, "online bytes")] = w[(col, "bytes_client_to_server")] + w[(col, "bytes_server_to_client")]
+    return w
+
+
 def model_vs_measured(table: pd.DataFrame, path: Path) -> Path:
-    """Measured / analytic for every (protocol, metric) of section 5 (1 = exact)."""
-    t = table[(table.section == "5") & (table.step == "total") & table.metric.isin(
-        ["rounds", "bytes_client_to_server", "bytes_server_to_client", "offline_bytes", "rotations", "pt_mults"])]
-    t = t[t.analytic > 0]
-    ratio = (t.measured / t.analytic).groupby([t.protocol, t.metric]).first().unstack()
-    fig, (ax,) = _fig(width=8)
-    ratio.plot.bar(ax=ax, rot=60, legend=True)
-    ax.axhline(1.0, color="black", lw=0.8)
-    ax.set_ylabel("measured / analytic")
-    ax.set_title("Cost model vs measurement (CrypTen Meter, SEAL counts)")
-    ax.legend(fontsize=6, ncol=3)
+    """Measured against analytic, log-log, with the identity line: every protocol of section 5 at one
+    size (grey) and the sweeps of section ``5s`` (a colour per protocol, its sizes joined): points on
+    the line are exact predictions, and the sweeps show it over orders of magnitude."""
+    import numpy as np
+    from matplotlib.lines import Line2D
+
+    t = table[table.section.isin(["5", "5s"]) & (table.step == "total")]
+    runs = _runs(t)
+    fig = Figure(figsize=(12, 5.2))
+    FigureCanvasAgg(fig)
+    axes = [fig.add_subplot(1, 2, i + 1) for i in range(2)]
+    colours = {}
+    for ax, (title, backends, markers) in zip(axes, MODEL_PANELS):
+        mine = runs[runs.index.get_level_values("backend").isin(backends)]
+        on = total = 0
+        lo, hi = np.inf, 0.0
+        for metric, marker in markers.items():
+            if ("analytic", metric) not in mine.columns:
+                continue
+            pts = pd.DataFrame({"a": mine[("analytic", metric)], "m": mine[("measured", metric)]}).dropna()
+            pts = pts[(pts.a > 0) & (pts.m > 0)]
+            if pts.empty:
+                continue
+            on += int((pts.a == pts.m).sum())
+            total += len(pts)
+            lo, hi = min(lo, pts.a.min(), pts.m.min()), max(hi, pts.a.max(), pts.m.max())
+            single = pts[pts.index.get_level_values("section") == "5"]
+            ax.scatter(single.a, single.m, marker=marker, s=14, color="0.6", zorder=2)
+            for proto, g in pts[pts.index.get_level_values("section") == "5s"].groupby(level="label"):
+                if proto not in colours:
+                    colours[proto] = f"C{len(colours)}"
+                g = g.sort_values("a")
+                ax.plot(g.a, g.m, marker=marker, ms=5, lw=0.8, color=colours[proto], zorder=3)
+        if total:
+            ax.plot([lo / 2, hi * 2], [lo / 2, hi * 2], color="black", lw=0.8, ls="--", zorder=1)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("analytic (cost model)")
+        ax.set_ylabel("measured")
+        ax.set_title(f"{title}\n{on}/{total} points on the line", fontsize=9)
+        handles = [Line2D([], [], ls="", marker=mk, color="black", label=m.replace("_", " ")) for m, mk in markers.items()]
+        handles += [Line2D([], [], ls="", marker="o", color="0.6", label="every protocol, one size (§5)")]
+        handles += [Line2D([], [], color=c, label=p) for p, c in colours.items()
+                    if any(runs.loc[runs.index.get_level_values("label") == p].index.get_level_values("backend")
+                           .isin(backends))]
+        handles += [Line2D([], [], color="black", lw=0.8, ls="--", label="measured = analytic")]
+        ax.legend(handles=handles, fontsize=6, loc="upper left")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     return Path(path)

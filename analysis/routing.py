@@ -1,4 +1,4 @@
-"""Routing fidelity of CryptoMoE's balanced routing (PROTOCOLS.md §2), all in plaintext (no MPC).
+"""Routing fidelity of CryptoMoE's balanced routing (``docs/protocols/cryptomoe_dispatch.md``), in plaintext.
 
 What is measured
 ----------------

@@ -1,4 +1,4 @@
-"""F_expert_ffn and F_moe_layer (PROTOCOLS.md §2).
+"""F_expert_ffn and F_moe_layer (``docs/protocols/moe_layer.md``).
 
 expert_ffn(x (n, d), U (d, f), V (d, f), D (f, d)) = (silu(x U) * (x V)) D   -- SwiGLU.
 

@@ -1,4 +1,4 @@
-"""F_balanced_routing: CryptoMoE's balanced routing (PROTOCOLS.md §2).
+"""F_balanced_routing: CryptoMoE's balanced routing (``docs/protocols/cryptomoe_dispatch.md``).
 
 Every expert processes exactly ``t`` (token, slot) candidates. Candidates are the k*m pairs, flattened
 row-major: ``c = token * k + slot``. For expert e the priority of candidate c is ``S_e[c] = 1{K[c] = e} * W[c]``;

@@ -1,8 +1,8 @@
-"""LAN/WAN latency from rounds and bytes (PROTOCOLS.md §10), per step.
+"""LAN/WAN latency from rounds and bytes (networks: ``docs/accounting.md``), per step.
 
     latency = rounds * RTT / 2 + bytes_per_direction / bandwidth + compute
 
-A privmoe round (PROTOCOLS.md §9) is one-way: both parties send what they have, then wait for the
+A privmoe round (``docs/accounting.md``) is one-way: both parties send what they have, then wait for the
 other's message, which arrives after the one-way delay RTT/2 (a request and its answer are 2 rounds =
 one RTT). Charging a full RTT per round would double-count; ``python -m analysis.bench_network``
 measures runs on an emulated link against this formula (ratios near 1).

@@ -123,3 +123,85 @@ def test_report_writes_markdown_csv_manifest_and_plots(tmp_path, capsys):
     assert list(rep["published"]) == [p.value for p in published.PUBLISHED]
     assert list(rep["paper"]) == pytest.approx([r.paper for r in reproduce.rows()])
     assert rep["protocol"].notna().sum() == len(rep) - 1          # CipherGPT has no protocol of privmoe's
+
+
+def test_resolved_parameters_agree_with_an_explicit_capacity(capsys):
+    """An explicit capacity wins over the factor: no echo shows a factor that contradicts it."""
+    code, out, _ = run(capsys, "costs", "cryptomoe.moe", "--set", "capacity=12", "--json")
+    params = json.loads(out)["params"]
+    assert code == 0 and params["capacity"] == 12 and params["capacity_factor"] is None
+    code, out, _ = run(capsys, "costs", "cryptomoe.dispatch", "--set", "t=3", "f=1.5", "--json")   # both given: t wins
+    params = json.loads(out)["params"]
+    assert code == 0 and params["capacity"] == 3 and params["capacity_factor"] is None
+    # a factor alone derives t, and the two agree: t = floor(f k m / E)
+    code, out, _ = run(capsys, "costs", "cryptomoe.moe", "--set", "tokens=16 experts=4 top_k=2 f=1.5", "--json")
+    params = json.loads(out)["params"]
+    assert code == 0 and params["capacity_factor"] == 1.5 and params["capacity"] == 12
+    assert registry.get("cryptomoe.moe").resolve(params) == params     # resolving resolved parameters: a fixed point
+    code, out, _ = run(capsys, "costs", "cryptomoe.moe", "--set", "tokens=16 experts=4 top_k=2 f=1.5 t=12", "--json")
+    assert code == 0 and json.loads(out)["params"] == params           # an explicit t the factor agrees with
+    # explain and verify --json echo the same resolution
+    code, out, _ = run(capsys, "explain", "cryptomoe.dispatch", "--set", "capacity=3", "--json")
+    params = json.loads(out)["params"]
+    assert code == 0 and params["capacity"] == 3 and params["capacity_factor"] is None
+    code, out, _ = run(capsys, "verify", "cryptomoe.dispatch", "--set", "tokens=4 experts=2 top_k=1 hidden=2 capacity=3",
+                       "--examples", "1", "--security-runs", "0", "--json")
+    params = json.loads(out)["protocols"][0]["params"]
+    assert code == 0 and params["capacity"] == 3 and params["capacity_factor"] is None
+
+
+def _actions(parser, path=("privmoe",)):
+    """(command path, action) of every argument of the parser and of every subcommand, recursively."""
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _actions(sub, path + (name,))
+        yield path, action
+
+
+def test_every_flag_has_help_text():
+    import argparse
+
+    from analysis.cli import build_parser
+
+    seen, missing = 0, []
+    for path, action in _actions(build_parser()):
+        if isinstance(action, argparse._HelpAction):
+            continue
+        seen += 1
+        if not (action.help or "").strip() or action.help == argparse.SUPPRESS:
+            missing.append(f"{' '.join(path)} {'/'.join(action.option_strings) or action.dest}")
+    assert seen > 30 and not missing, missing
+
+
+def _privmoe_cmd() -> list[str]:
+    import shutil
+    import sys
+    from pathlib import Path
+
+    script = Path(sys.executable).parent / "privmoe"
+    return [str(script)] if script.exists() else [shutil.which("privmoe") or "privmoe"]
+
+
+@pytest.mark.parametrize("unbuffered", [False, True])
+def test_output_into_a_closed_pipe_ends_quietly(unbuffered):
+    """``privmoe list --json | head -c 10``: no traceback, no 'Exception ignored', exit 0 -- whether the
+    write that meets the closed pipe is a print (unbuffered) or the final flush (block-buffered)."""
+    import os
+    import shlex
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"} | ({"PYTHONUNBUFFERED": "1"} if unbuffered else {})
+    cmd = " ".join(map(shlex.quote, _privmoe_cmd()))
+    shell = subprocess.run(["bash", "-c", f"set -o pipefail; {cmd} list --json | head -c 10"], env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert shell.returncode == 0 and shell.stdout == "[\n  {\n    " and "Traceback" not in shell.stderr, shell.stderr
+    # a reader that is gone before the first byte (deterministic: the interpreter is still starting)
+    for argv in (["list", "--json"], ["costs", "topk", "--json"], ["list"]):
+        proc = subprocess.Popen(_privmoe_cmd() + argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        proc.stdout.close()
+        err = proc.stderr.read().decode()
+        assert proc.wait(timeout=120) == 0, err
+        assert "Traceback" not in err and "Exception ignored" not in err and "BrokenPipe" not in err, err

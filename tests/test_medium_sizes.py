@@ -3,9 +3,9 @@
 that size. Every check must hold there: equivalence within the declared bound, Meter == cost model
 (every step, exactly), transcript obliviousness, bad inputs refused by name.
 
-The sizes of issue 14: top-t with rows of L = 100, CryptoMoE's dispatch at m = 24, E = 6, k = 3, the MoE
+The sizes checked by hand when the strategies were rebuilt to scale: top-t with rows of L = 100, CryptoMoE's dispatch at m = 24, E = 6, k = 3, the MoE
 layers at m = 12, E = 6, the HE matmuls at d = 48 x 40 on real SEAL. The whole file takes about 45 s on
-2 cores, so every size the issue names runs on every commit; only an extra variant beyond them (bolt with
+2 cores, so every one of those sizes runs on every commit; only an extra variant beyond them (bolt with
 BSGS at N = 8192, the heaviest case) is ``slow`` (``make test`` leaves it out)."""
 from __future__ import annotations
 

@@ -84,7 +84,7 @@ Rounds are estimates
 --------------------
 Neither table has round counts (``send_actions`` counts SPU's send calls, dominated by OT set-up, and is
 not rounds). Each op gets a round estimate from the Cheetah / SPU protocol structure, built from the
-constants below (a round as in PROTOCOLS.md section 9: a request and its answer are two rounds, a
+constants below (a round as in ``docs/accounting.md``: a request and its answer are two rounds, a
 simultaneous exchange is one). They are estimates, not measurements.
 
 Cheetah needs no dealer: ``offline_bytes`` is always 0.

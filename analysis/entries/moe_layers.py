@@ -141,7 +141,7 @@ from protocols.he.interface import HEParams  # noqa: E402
 
 
 def _secmoe_cost(B):
-    """crypten: the HE parameters of the run; cheetah: the papers' N = 8192 (PROTOCOLS.md §10).
+    """crypten: the HE parameters of the run; cheetah: the papers' N = 8192 (``docs/accounting.md``).
     ``accounting=paper`` (cheetah): SecMoE as its authors describe it, the selected weights kept encrypted
     (the ``compute=encrypted`` projection); ``protocol``: the compute phase ``compute`` says."""
     def f(p):

@@ -28,7 +28,7 @@ COUNTED = ("rotations", "pt_mults", "ct_adds", "encryptions", "decryptions", "ke
 
 
 def default_coeff_bits(n: int) -> tuple[int, ...]:
-    """Coefficient moduli (the last is SEAL's special prime): N = 8192 as BumbleBee/SPU (PROTOCOLS.md §10:
+    """Coefficient moduli (the last is SEAL's special prime): N = 8192 as BumbleBee/SPU (``docs/accounting.md``:
     {59, 55, 49} + 55); N = 4096 the 109-bit budget of 128-bit security; the simulator's toy sizes reuse
     the 4096 choice (no security claimed)."""
     if n >= 16384:
@@ -42,7 +42,7 @@ def default_coeff_bits(n: int) -> tuple[int, ...]:
 class HEParams:
     """BFV parameters: ring degree N, plain modulus bits (a batching prime), coefficient primes' bits.
 
-    ``response_primes``: primes left after switching the server's answers down (PROTOCOLS.md §10:
+    ``response_primes``: primes left after switching the server's answers down (``docs/accounting.md``:
     {59, 55, 49} + special 55, answers at {59, 55}); ``None`` keeps them all."""
 
     poly_degree: int = 4096
@@ -57,7 +57,7 @@ class HEParams:
         if self.coeff_bits is None:
             object.__setattr__(self, "coeff_bits", default_coeff_bits(n))
         if self.response_primes is None and n == 8192:
-            object.__setattr__(self, "response_primes", 2)    # answers at {59, 55} (PROTOCOLS.md §10)
+            object.__setattr__(self, "response_primes", 2)    # answers at {59, 55} (docs/accounting.md)
 
     @property
     def secure(self) -> bool:

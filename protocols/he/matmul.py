@@ -7,7 +7,7 @@
 3. server -> client: the masked outputs (2 N L' 8 bytes each, L' primes after switching down);  round 2
 4. client: decrypts A B + R: its share.  Shares: client's + server's = A B (mod t).
 The mask is uniform mod t, so the client's decryption is independent of A B; what the server's noise
-may leak (no flooding at these parameters) is the subject of the security checks (issue 6).
+may leak (no flooding at these parameters): ``docs/security.md``, "What the HE views do not cover".
 
 Rows that are not a power of two are padded (zero rows, weight 0): BOLT pads t to t^ = 2^ceil(log2 t)
 per expert; the batch packing stacks the E padded blocks and pads E t^ to a power of two.

@@ -1,7 +1,7 @@
 """Pi_matmul, NEXUS (NDSS'25) ciphertext x plaintext matmul, applied per expert (nothing amortises).
 
 NEXUS is built to amortise one plaintext weight over many inputs; in MoE every expert has its own tokens
-and weights. The structure (PROTOCOLS.md §7):
+and weights. The structure (``docs/protocols/he_matmul.md``; NEXUS, Zhang et al., NDSS 2025):
 1. client: all experts' A values, pre-multiplied by 2^-l mod t, as polynomial COEFFICIENTS, up to
    ``pack`` (a power of two <= N) per ciphertext (coefficient encoding: N L 8 + 64 bytes each);
 2. server, ``expand``: each compressed ciphertext becomes one ciphertext per value by the query-expansion

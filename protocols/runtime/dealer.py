@@ -1,4 +1,4 @@
-"""Correlated randomness from a dealer that is neither party (PROTOCOLS.md §9, "offline").
+"""Correlated randomness from a dealer that is neither party (``docs/accounting.md``, "offline").
 
 Seed-compressed dealing: the dealer gives each party a PRG seed once (8 bytes each, offline). Every
 random part of a tuple is then drawn by the party itself from its seed, and the dealer -- who holds both

@@ -1,6 +1,6 @@
 """privmoe's own Meter: every message of a two-party run, with its step, phase, direction, bytes and round.
 
-Definitions (PROTOCOLS.md §9, the same everywhere in privmoe):
+Definitions (``docs/accounting.md``, the same everywhere in privmoe):
 
 * **bytes** -- payload bytes of the tensors a party sends (8 per ring element; a pickled object counts its
   pickle length). Framing (headers, socket overhead) is not payload.
