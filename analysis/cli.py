@@ -5,7 +5,7 @@
     privmoe costs NAME [--backend B] [--set key=value ...] [--json]
     privmoe verify NAME... | --all [--set key=value ...] [--examples N] [--seed S] [--mode threads|processes]
                    [--backend B] [--json]
-    privmoe explain NAME [--set key=value ...] [--seed S] [--json]
+    privmoe explain NAME [--set key=value ...] [--input NAME=JSON ...] [--seed S] [--json]
     privmoe report [--quick] [--out DIR] [--seed S] [--network BW,RTT]
     privmoe reproduce [--json]
 """
@@ -274,7 +274,7 @@ class _progress:
 def cmd_explain(args) -> int:
     from analysis import explain
 
-    w = explain.walk(args.name, parse_sets(args.set), args.seed)
+    w = explain.walk(args.name, parse_sets(args.set), args.seed, explain.parse_inputs(args.input))
     print(explain.to_json(w) if args.json else explain.render(w))
     return 0
 
@@ -396,6 +396,10 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("name", help="a registered protocol (`privmoe list`)")
     x.add_argument("--set", nargs="+", action="extend", metavar="KEY=VALUE",
                    help=SET_HELP + " (default: tiny sizes)")
+    x.add_argument("--input", nargs="+", action="extend", metavar="NAME=JSON",
+                   help="walk your own secret inputs: NAME as in the protocol's input specs, JSON a nested list "
+                        "of its shape and type, e.g. --input 'x=[[1,2],[3,4]]' 'K=[[0,2],[1,2]]' (inputs not "
+                        "given are drawn; each is checked, as the protocol checks it, before anything runs)")
     x.add_argument("--seed", type=int, default=0, help="seed of the drawn inputs and the parties' randomness (default 0)")
     x.add_argument("--json", action="store_true", help=JSON_HELP + ": every step, message, share and value")
     x.set_defaults(func=cmd_explain)

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from analysis import harness, registry
+from functionalities.errors import FixedPointRangeError, PrivMoEError, ShapeError
 
 #: teaching sizes, applied to the public parameters an entry has unless ``--set`` says otherwise
 TINY = {"tokens": 4, "experts": 3, "top_k": 2, "capacity": 2, "hidden": 2, "ffn": 2, "rows": 2, "length": 5,
@@ -26,8 +27,63 @@ def _short(t: torch.Tensor, scale: int = 1) -> list:
     return [round(float(x) / scale, 4) if scale > 1 else int(x) for x in v]
 
 
-def walk(name: str, sets: dict | None = None, seed: int = 0) -> dict[str, Any]:
-    """The walk-through as data (what ``--json`` prints)."""
+def parse_inputs(pairs: list[str] | None) -> dict[str, Any]:
+    """``--input NAME=JSON`` arguments -> {name: nested list}; bad syntax or JSON is a named error."""
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise PrivMoEError(f"--input expects NAME=JSON (e.g. 'x=[[1,2],[3,4]]'), got {pair!r}")
+        key, text = (part.strip() for part in pair.split("=", 1))
+        try:
+            out[key] = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise PrivMoEError(f"--input {key}: not valid JSON ({exc.msg} at column {exc.colno}): {text!r}") from None
+    return out
+
+
+def _numbers_only(name: str, value: Any) -> None:
+    if isinstance(value, (list, tuple)):
+        for v in value:
+            _numbers_only(name, v)
+    elif isinstance(value, bool) or not isinstance(value, (int, float, torch.Tensor)):
+        raise FixedPointRangeError(f"input {name}: expected numbers (a nested list of them), got {value!r}")
+
+
+def _given_inputs(entry, params: dict, given: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """The user's inputs as tensors, each checked against the entry's InputSpec (name, shape, integer)."""
+    specs = {s.name: s for s in entry.input_specs(params)}
+    out = {}
+    for key, value in given.items():
+        if key not in specs:
+            raise PrivMoEError(f"{entry.name}: no secret input {key!r} (inputs: {', '.join(specs)})")
+        spec = specs[key]
+        if isinstance(value, torch.Tensor):
+            t = value.detach().clone()
+        else:
+            _numbers_only(key, value)
+            try:
+                t = torch.tensor(value)
+            except (ValueError, TypeError) as exc:      # ragged lists
+                raise ShapeError(f"input {key}: not a rectangular nested list ({exc})") from None
+            except RuntimeError as exc:                 # an integer beyond int64
+                raise FixedPointRangeError(f"input {key}: a value out of range ({exc})") from None
+        if tuple(t.shape) != tuple(spec.shape):
+            raise ShapeError(f"input {key}: expected shape {tuple(spec.shape)} (from the public parameters), "
+                             f"got {tuple(t.shape)}")
+        if spec.integer:
+            if t.is_floating_point() and not bool(torch.all(torch.isfinite(t) & (t == t.round()))):
+                raise FixedPointRangeError(f"input {key}: expected integers, got {t.tolist()}")
+            t = t.to(torch.int64)
+        else:
+            t = t.to(torch.float64)
+        out[key] = t
+    return out
+
+
+def walk(name: str, sets: dict | None = None, seed: int = 0, inputs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The walk-through as data (what ``--json`` prints). ``inputs`` gives secret inputs by their InputSpec
+    name (nested lists or tensors); the others are drawn with ``seed``. Everything goes through the
+    entry's own validation before any party runs."""
     from analysis.report import draw_example_inputs
     from protocols.mpc.sharing import reconstruct
     from protocols.runtime import run_two_party
@@ -35,7 +91,10 @@ def walk(name: str, sets: dict | None = None, seed: int = 0) -> dict[str, Any]:
     entry = registry.get(name)
     tiny = {k: v for k, v in TINY.items() if k in entry.defaults}
     params = entry.resolve({**tiny, **(sets or {})})
-    inputs = draw_example_inputs(entry, params, seed)
+    given = _given_inputs(entry, params, inputs or {})
+    inputs = {**draw_example_inputs(entry, params, seed), **given}
+    if given:
+        entry.validate(params, inputs)
     owners = {s.name: s.owner for s in entry.input_specs(params)}
     ideal = entry.ideal(params, inputs)
     spec_mid = entry.intermediates(params, inputs) if entry.intermediates else {}
@@ -43,7 +102,8 @@ def walk(name: str, sets: dict | None = None, seed: int = 0) -> dict[str, Any]:
     model = entry.cost(backend, params) if backend in entry.costs else None
     out: dict[str, Any] = {"protocol": name, "summary": entry.summary, "params": params, "seed": seed,
                            "inputs": {k: {"owner": "client" if owners[k] == 0 else "server", "values": _short(v)
-                                          if not v.is_floating_point() else [round(float(x), 4) for x in v.reshape(-1)[:SHOW]]}
+                                          if not v.is_floating_point() else [round(float(x), 4) for x in v.reshape(-1)[:SHOW]],
+                                          "shape": list(v.shape), "given": k in given}
                                       for k, v in inputs.items()},
                            "leakage": list(entry.leakage), "backend": backend, "steps": []}
     if entry.runner is not None:                          # HE: one request, one answer
@@ -103,7 +163,8 @@ def render(w: dict) -> str:
              f"public parameters: {w['params']}   (leakage: {', '.join(w['leakage'])}; seed {w['seed']})", "",
              "inputs (each party holds only its own):"]
     for k, v in w["inputs"].items():
-        lines.append(f"  {v['owner']:>6} holds {k}: {v['values']}{' ...' if len(v['values']) == SHOW else ''}")
+        lines.append(f"  {v['owner']:>6} holds {k}: {v['values']}{' ...' if len(v['values']) == SHOW else ''}"
+                     + ("   (given)" if v.get("given") else ""))
     lines.append("")
     for s in w["steps"]:
         lines.append(f"step {s['n']}: {s['step']}")

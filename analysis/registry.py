@@ -106,11 +106,12 @@ class Entry:
     def resolve(self, overrides: Params | None = None) -> Params:
         """Defaults + overrides (aliases translated), validated; unknown keys are refused."""
         params = dict(self.defaults)
-        for key, value in (overrides or {}).items():
-            key = self.aliases.get(key, key)
+        for given, value in (overrides or {}).items():
+            key = self.aliases.get(given, given)
             if key not in params:
+                named = repr(given) if key == given else f"{given!r} (alias of {key!r})"
                 raise PublicParameterError(
-                    f"{self.name}: unknown parameter {key!r} (known: {', '.join(sorted(params))})")
+                    f"{self.name}: unknown parameter {named} (known: {', '.join(sorted(params))})")
             params[key] = value
         if self.derive is not None:
             params = self.derive(params)

@@ -1,6 +1,7 @@
 """MkDocs hook: expands privmoe's placeholders at build time, so no number in the docs is copied by hand.
 
-* ``<!-- privmoe:explain NAME [key=value ...] -->``: the output of ``privmoe explain``;
+* ``<!-- privmoe:explain NAME [key=value ...] [--input NAME=JSON ...] -->``: the output of ``privmoe explain``
+  (JSON without spaces);
 * ``<!-- privmoe:costs NAME BACKEND [key=value ...] -->``: the analytic cost (``privmoe costs``) as a table
   of its total and top-level steps;
 * ``<!-- privmoe:reproduce -->`` and ``<!-- privmoe:logged_runs -->``: the tables of ``privmoe reproduce``;
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-EXPLAIN = re.compile(r"<!--\s*privmoe:explain\s+(\S+)((?:\s+\w+=\S+)*)\s*-->")
+EXPLAIN = re.compile(r"<!--\s*privmoe:explain\s+(\S+)((?:\s+\w+=\S+)*)((?:\s+--input(?:\s+\w+=\S+)+)?)\s*-->")
 COSTS = re.compile(r"<!--\s*privmoe:costs\s+(\S+)\s+(\w+)((?:\s+\w+=\S+)*)\s*-->")
 REPRODUCE = re.compile(r"<!--\s*privmoe:(reproduce|logged_runs)\s*-->")
 TABLE = re.compile(r"<!--\s*privmoe:table\s+([\w.]+):(\w+)((?:\s+\S+)*?)\s*-->")
@@ -21,8 +22,11 @@ def _explain(match: re.Match) -> str:
     from analysis.cli import parse_sets
 
     name, sets = match.group(1), parse_sets(match.group(2).split()) if match.group(2).strip() else {}
-    text = explain.render(explain.walk(name, sets, seed=0))
-    return f"```text\n$ privmoe explain {name}{match.group(2)}\n{text}\n```"
+    given = match.group(3).split()[1:]
+    text = explain.render(explain.walk(name, sets, seed=0, inputs=explain.parse_inputs(given)))
+    command = (f"privmoe explain {name}" + (f" --set{match.group(2)}" if sets else "")
+               + (" --input " + " ".join(f"'{g}'" for g in given) if given else ""))
+    return f"```text\n$ {command}\n{text}\n```"
 
 
 def _bytes(n: int) -> str:

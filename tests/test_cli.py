@@ -81,6 +81,12 @@ def test_verify_set_refuses_bad_parameters_by_name(capsys):
     assert code == 2 and "gate: unknown parameter 'length'" in err
 
 
+def test_an_alias_without_its_parameter_is_refused_by_the_name_given(capsys):
+    """dense.moe shares the MoE aliases but has no capacity: ``t=3`` is named as typed, with its target."""
+    code, out, err = run(capsys, "costs", "dense.moe", "--set", "t=3")
+    assert code == 2 and "unknown parameter 't' (alias of 'capacity')" in err and not out
+
+
 def test_verify_exits_1_when_a_check_fails(capsys, monkeypatch):
     entry = registry.get("equal")
     monkeypatch.setitem(entry.costs, "crypten", lambda p: registry.get("onehot").cost("crypten", {"rows": 1, "width": 1, "classes": 9}))
