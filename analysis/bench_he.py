@@ -21,7 +21,7 @@ import pandas as pd
 
 from protocols.he.interface import HEParams
 from protocols.he.matmul import he_matmul
-from protocols.he.nexus import matmul as nexus_matmul
+from protocols.he.nexus_matmul import matmul as nexus_matmul
 from protocols.he.seal_backend import SealBackend
 
 

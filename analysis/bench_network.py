@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import pandas as pd
 
-from analysis import harness, registry
+from analysis import harness, registry, runs
 from analysis.report import draw_example_inputs
 from protocols.runtime import run_two_party
 from simulators.network import Network, latency
@@ -26,7 +26,7 @@ CASES = [("equal", {"n": 64}), ("topk", {"rows": 4, "length": 16, "t": 2}),
 def _wall(entry, params, inputs, link) -> float:
     owners = {s.name: s.owner for s in entry.input_specs(params)}
     own = [{k: v for k, v in inputs.items() if owners[k] == r} for r in (0, 1)]
-    res = run_two_party(harness._party_fn, ((entry.name, params, own[0]), (entry.name, params, own[1])),
+    res = run_two_party(runs.party_fn, ((entry.name, params, own[0]), (entry.name, params, own[1])),
                         link=link, timeout=600)
     return res.wall_time          # the protocol only: set-up (seed exchange) excluded, as in the model
 

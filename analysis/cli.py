@@ -17,6 +17,7 @@ import platform
 import sys
 from typing import Any
 
+from analysis.progress import Progress
 from functionalities.errors import PeerError, PrivMoEError
 
 
@@ -62,7 +63,7 @@ def cmd_doctor(args) -> int:
     check("python", lambda: platform.python_version())
     check("torch", _torch_version)
     check("crypten + shim", _crypten_version)
-    check("tenseal / SEAL BFV", _seal_roundtrip)
+    check("tenseal / SEAL BFV", _seal_self_test)
     check("crypten backend (2-party run)", _mpc_roundtrip)
     check("cheetah calibration", _calibration)
     check("registry", lambda: ", ".join(e.name for e in _registry().all_entries()))
@@ -91,27 +92,10 @@ def _crypten_version() -> str:
     return f"crypten {crypten_shim.crypten.__version__}, shim active"
 
 
-def _seal_roundtrip() -> str:
-    import tenseal
-    import tenseal.sealapi as seal
+def _seal_self_test() -> str:
+    from protocols.he.seal_backend import self_test
 
-    parms = seal.EncryptionParameters(seal.SCHEME_TYPE.BFV)
-    parms.set_poly_modulus_degree(4096)
-    parms.set_coeff_modulus(seal.CoeffModulus.BFVDefault(4096, seal.SEC_LEVEL_TYPE.TC128))
-    parms.set_plain_modulus(seal.PlainModulus.Batching(4096, 20))
-    ctx = seal.SEALContext(parms, True, seal.SEC_LEVEL_TYPE.TC128)
-    keygen = seal.KeyGenerator(ctx)
-    pk = seal.PublicKey()
-    keygen.create_public_key(pk)
-    enc, dec = seal.Encryptor(ctx, pk), seal.Decryptor(ctx, keygen.secret_key())
-    encoder = seal.BatchEncoder(ctx)
-    pt, ct, out = seal.Plaintext(), seal.Ciphertext(), seal.Plaintext()
-    encoder.encode([1, 2, 3] + [0] * 4093, pt)
-    enc.encrypt(pt, ct)
-    dec.decrypt(ct, out)
-    if list(encoder.decode_uint64(out)[:3]) != [1, 2, 3]:
-        raise RuntimeError("BFV round trip gave a wrong result")
-    return f"tenseal {tenseal.__version__}, BFV N=4096 round trip ok"
+    return self_test()
 
 
 def _mpc_roundtrip() -> str:
@@ -217,7 +201,7 @@ def cmd_verify(args) -> int:
     # --set pins the public parameters (every entry named resolves them, bad keys refused before any run)
     pinned = {entry.name: entry.resolve(sets) for entry in entries} if sets else {}
     report, failed = [], False
-    progress = _progress(len(entries), "verify", quiet=args.json)
+    progress = Progress(len(entries), "verify", quiet=args.json)
     for entry in entries:
         backend = args.backend if args.backend in entry.costs else None   # others: their default
         results = harness.verify(entry, examples=args.examples, seed=args.seed, mode=args.mode, backend=backend,
@@ -247,27 +231,6 @@ def cmd_verify(args) -> int:
                 for f in c["failures"]:
                     print(f"{'':>17}{f}")
     return 1 if failed else 0
-
-
-class _progress:
-    """A rich progress bar on stderr (silent when stderr is not a terminal or output is JSON)."""
-
-    def __init__(self, total: int, label: str, quiet: bool = False) -> None:
-        self.bar = None
-        if not quiet and sys.stderr.isatty():
-            from rich.progress import Progress
-
-            self.bar = Progress(transient=True)
-            self.bar.start()
-            self.task = self.bar.add_task(label, total=total)
-
-    def advance(self, description: str | None = None) -> None:
-        if self.bar is not None:
-            self.bar.update(self.task, advance=1, description=description or self.bar.tasks[0].description)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
 
 
 # -- explain -----------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from analysis import harness, registry
+from analysis import harness, registry, runs
 from functionalities.errors import FixedPointRangeError, PrivMoEError, ShapeError
 
 #: teaching sizes, applied to the public parameters an entry has unless ``--set`` says otherwise
@@ -84,7 +84,7 @@ def walk(name: str, sets: dict | None = None, seed: int = 0, inputs: dict[str, A
     """The walk-through as data (what ``--json`` prints). ``inputs`` gives secret inputs by their InputSpec
     name (nested lists or tensors); the others are drawn with ``seed``. Everything goes through the
     entry's own validation before any party runs."""
-    from analysis.report import draw_example_inputs
+    from analysis.strategies import draw_example_inputs
     from protocols.mpc.sharing import reconstruct
     from protocols.runtime import run_two_party
 
@@ -112,7 +112,7 @@ def walk(name: str, sets: dict | None = None, seed: int = 0, inputs: dict[str, A
         real = run.outputs
     else:
         own = [{k: v for k, v in inputs.items() if owners[k] == r} for r in (0, 1)]
-        res = run_two_party(harness._party_fn, ((name, params, own[0]), (name, params, own[1])), seed=seed,
+        res = run_two_party(runs.party_fn, ((name, params, own[0]), (name, params, own[1])), seed=seed,
                             record_views=True, dealer=entry.dealer)
         meter, views, traces, shares = res.meter, res.meter.views, res.meter.traces, res.outputs
         real = reconstruct(*res.outputs)

@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from analysis.registry import Entry, Inputs, Params, get
-from protocols.mpc.sharing import held, reconstruct, share_input
-from protocols.runtime import Meter, Party, run_two_party
+from analysis.entry import RealRun
+from analysis.registry import Entry, Inputs, Params
+from analysis.runs import default_backend, run_real, signature_difference  # noqa: F401  (harness.run_real ...)
+from protocols.runtime import Meter
 
 COMPARED = ("rounds", "bytes_client_to_server", "bytes_server_to_client", "offline_bytes")
 #: what the HE backends are compared on (the counts SEAL and the simulator both perform)
@@ -25,59 +26,6 @@ HE_BACKENDS = ("seal", "sim")
 HYBRID_HE = ("rotations", "pt_mults", "ct_adds", "ciphertexts", "key_switches")
 CHECKS = ("equivalence", "cost_model", "obliviousness", "bad_input")
 SECURITY_CHECKS = ("security_ledger", "security_shape", "security_distribution", "security_consistency")
-
-
-def _party_fn(party: Party, payload: tuple[str, Params, Inputs]) -> Any:
-    """What each party runs: validate (public parameters, own inputs), share inputs, run the protocol."""
-    name, params, own = payload
-    entry = get(name)
-    entry.validate(params, own)
-    shared = {s.name: share_input(own.get(s.name) if s.owner == party.rank else None, s.owner, s.shape, s.integer)
-              for s in entry.input_specs(params)}
-    return held(entry.real(params, shared, own) if entry.plain_inputs else entry.real(params, shared))
-
-
-@dataclass
-class RealRun:
-    outputs: Any
-    meter: Meter
-    wall_time: float
-    counts: dict | None = None          # HE operation counts (SEAL / simulator)
-    noise_budget: int | None = None     # remaining noise budget in bits (SEAL)
-    views: dict | None = None           # party -> list of ViewItem (when recorded)
-    own: dict | None = None             # party -> list of its own share tensors (when recorded)
-    masks: dict | None = None           # party -> its parts of each opening's masks (when recorded)
-
-    def signature(self) -> tuple:
-        """The transcript signature, plus the HE operation sequence where there is one."""
-        ops = tuple(self.counts.get("ops", ())) if self.counts else ()
-        return self.meter.signature() + ops
-
-
-def default_backend(entry: Entry) -> str:
-    """What a run is measured against: ``crypten`` for MPC and hybrid entries, an HE entry's first backend."""
-    if entry.kind == "he":           # an HE control without cost models still runs on SEAL
-        return entry.backends[0] if entry.backends else "seal"
-    return "crypten"
-
-
-def run_real(entry: Entry, params: Params, inputs: Inputs, *, mode: str = "threads", seed: int = 0,
-             timeout: float = 30.0, backend: str | None = None, record_views: bool = False,
-             dealer: str | None = None, private_seeds: tuple[int | None, int | None] = (None, None)) -> RealRun:
-    """Run the real protocol; each party gets only the inputs it owns. Outputs are reconstructed.
-    ``private_seeds`` (client, server) fix each party's private randomness apart from ``seed`` (the
-    ledger's check, ``simulators/ledger.py``)."""
-    if entry.runner is not None:
-        return entry.runner(params, inputs, backend or default_backend(entry), seed, private_seeds=private_seeds)
-    owners = {s.name: s.owner for s in entry.input_specs(params)}
-    own = [{k: v for k, v in inputs.items() if owners.get(k) == r} for r in (0, 1)]
-    res = run_two_party(_party_fn, ((entry.name, params, own[0]), (entry.name, params, own[1])),
-                        mode=mode, seed=seed, timeout=timeout, record_views=record_views,
-                        dealer=dealer or entry.dealer, private_seeds=private_seeds)
-    return RealRun(reconstruct(*res.outputs), res.meter, res.wall_time, counts=res.he_counts,
-                   views=res.meter.views if record_views else None,
-                   own=res.meter.own if record_views else None,
-                   masks=res.meter.masks if record_views else None)
 
 
 def measured(meter: Meter | RealRun, step: str | None = None) -> dict[str, int]:
@@ -127,17 +75,6 @@ def run_example(entry: Entry, params: Params, inputs: Inputs, *, mode: str = "th
     real = run_real(entry, params, inputs, mode=mode, seed=seed, backend=backend)
     return ExampleResult(params, ideal, real, entry.check(ideal, real.outputs, params, inputs),
                          cost_mismatches(entry, params, real, backend) if backend in entry.costs else [])
-
-
-def signature_difference(a: Meter | RealRun, b: Meter | RealRun) -> str | None:
-    """None if the transcripts have the same signature, else the first differing message."""
-    sa, sb = a.signature(), b.signature()
-    if sa == sb:
-        return None
-    for i, (x, y) in enumerate(zip(sa, sb)):
-        if x != y:
-            return f"message {i}: {x} vs {y}"
-    return f"{len(sa)} vs {len(sb)} messages"
 
 
 def bad_input_problems(entry: Entry, params: Params, inputs: Inputs, *, mode: str = "threads",

@@ -13,7 +13,7 @@ import time
 
 import torch
 
-from analysis import harness, registry
+from analysis import harness, registry, runs
 from functionalities.errors import PeerError, PrivMoEError
 from protocols.crypten_shim import set_current_party
 from protocols.runtime.meter import Meter
@@ -47,7 +47,7 @@ def run_party(role: str, host: str, port: int, name: str, sets: dict, seed: int,
             time.sleep(float(stall))
         set_current_party(party)
         start = time.perf_counter()
-        out = harness._party_fn(party, (name, params, own))
+        out = runs.party_fn(party, (name, params, own))
         wall = time.perf_counter() - start
         after = interface_bytes()                     # before the control frames below
         comm = party.communicator

@@ -94,7 +94,7 @@ SWEEPS = [
                                        for m in (4, 16, 48)]),
     ("bolt.matmul", "sim", [{"experts": e, "capacity": t, "d_in": d, "d_out": d, "poly_degree": 8192}
                             for e, t, d in ((1, 2, 8), (2, 4, 32), (4, 8, 128), (8, 16, 512))]),
-    ("cryptomoe.batch_matmul", "sim", [{"experts": e, "capacity": t, "d_in": d, "d_out": d, "poly_degree": 8192}
+    ("cryptomoe.matmul", "sim", [{"experts": e, "capacity": t, "d_in": d, "d_out": d, "poly_degree": 8192}
                                        for e, t, d in ((1, 2, 8), (2, 4, 32), (4, 8, 128), (8, 16, 512))]),
 ]
 
@@ -159,7 +159,7 @@ def section_matmul(seed: int, quick: bool) -> list[dict]:
     rows = []
     small = {"experts": 2, "capacity": 4, "d_in": 16, "d_out": 16, "poly_degree": 4096, "pack": 64}
     variants = [("BOLT", "bolt.matmul", False), ("BOLT+BSGS", "bolt.matmul", True),
-                ("batch", "cryptomoe.batch_matmul", False), ("batch+BSGS", "cryptomoe.batch_matmul", True),
+                ("batch", "cryptomoe.matmul", False), ("batch+BSGS", "cryptomoe.matmul", True),
                 ("NEXUS", "nexus.matmul", False)]
     for label, name, bsgs in variants:
         e = registry.get(name)
@@ -184,7 +184,7 @@ def section_matmul(seed: int, quick: bool) -> list[dict]:
                     continue
                 rows += cost_rows("2s", label, f"{packing}.matmul", "sim", p, c, sweep=sweep)
             rows += cost_rows("2s", "NEXUS", "nexus.matmul", "sim", p,
-                              H.nexus(p["experts"], p["capacity"], 2048, 2048, 8192, 8192), sweep=sweep)
+                              H.nexus_matmul(p["experts"], p["capacity"], 2048, 2048, 8192, 8192), sweep=sweep)
     return rows
 
 
@@ -292,7 +292,7 @@ def _total(rows: list[dict], section: str) -> pd.DataFrame:
 def write_report(out: str | Path, *, quick: bool = False, seed: int = 0, network=None) -> Path:
     """Write report.md, the PNG plots, costs.csv and manifest.json into ``out``; return report.md."""
     from analysis import plots, routing
-    from analysis.cli import _progress
+    from analysis.progress import Progress
 
     start = time.time()
     out = Path(out)
@@ -301,7 +301,7 @@ def write_report(out: str | Path, *, quick: bool = False, seed: int = 0, network
         print("privmoe report: the full run measures every protocol and runs every security check; "
               "expect 3-5 minutes on 2 cores (--quick: under 1).", flush=True)
     n_sec = 7 if quick else len(registry.all_entries())
-    bar = _progress(len(registry.all_entries()) + n_sec + 6, "report")
+    bar = Progress(len(registry.all_entries()) + n_sec + 6, "report")
     rows, fixed = section_model_vs_measurement(seed, bar)
     rows += section_model_sweep(seed)
     bar.advance("model sweep")

@@ -143,7 +143,7 @@ def _matmul(item: Published) -> tuple[float, float | None, str]:
                              f"over t = {t} tokens); the published figure is {bits:.0f} bits per product, an "
                              f"overhead (e.g. a larger VOLE field) no source privmoe holds derives.")
     if method == "NEXUS":
-        paper_c, protocol_c = H.nexus_published(E, t, di, do, N), H.nexus(E, t, di, do, N, N)
+        paper_c, protocol_c = H.nexus_published(E, t, di, do, N), H.nexus_matmul(E, t, di, do, N, N)
     else:
         packing = "bolt" if method.startswith("BOLT") else "batch"
         paper_c = H.matmul(E, t, di, do, N, True, packing, slots=N)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import torch
 
 from analysis.registry import Entry, Inputs, Params
+from analysis.runs import run_real, signature_difference
 from analysis.strategies import draw_example_inputs
 from simulators.ledger import claim_problems, mask_problems, redraw_problems
 from simulators.security import ALPHA, View, distribution_problems, simulate, view_of
@@ -151,8 +152,6 @@ class Runs:
         self.first_claimed: int | None = None
 
     def __call__(self, params: Params, inputs: Inputs, seed: int, private=(None, None)):
-        from analysis.harness import run_real
-
         run = run_real(self.entry, params, inputs, seed=seed, record_views=True, private_seeds=private)
         self.count += 1
         for party, _ in PARTIES:
@@ -225,8 +224,6 @@ def security_check(entry: Entry, params: Params, inputs: Inputs, *, runs: int = 
                    pairs: list[Pair] | None = None, runner: Runs | None = None) -> dict[str, list[str]]:
     """Every security check of the module docstring; ``pairs`` default to ``contrast_pairs``; ``runner``
     (optional) counts the runs made."""
-    from analysis.harness import signature_difference
-
     runner = runner if runner is not None else Runs(entry)
     pairs = pairs if pairs is not None else contrast_pairs(entry, params, seed)
     # ALPHA is the false-alarm rate of the whole check: split over its families (2 parties x 2 comparisons)

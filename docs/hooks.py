@@ -6,10 +6,17 @@
   of its total and top-level steps;
 * ``<!-- privmoe:reproduce -->`` and ``<!-- privmoe:logged_runs -->``: the tables of ``privmoe reproduce``;
 * ``<!-- privmoe:table MODULE:FUNCTION [arg ...] -->``: a DataFrame an ``analysis`` function returns.
+
+And every page under ``protocols/`` gets a section "Who sends what, when": for each registered entry (not a
+negative control) whose ``doc`` is that page, a message sequence diagram of one real run
+(``analysis/sequence.py``), at ``<!-- sequence -->`` if the page has the marker, else at the end. Pages are
+matched by path, so a renamed page only needs its entries' ``doc``. The build fails if a diagram's transcript
+disagrees with its run's Meter.
 """
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 EXPLAIN = re.compile(r"<!--\s*privmoe:explain\s+(\S+)((?:\s+\w+=\S+)*)((?:\s+--input(?:\s+\w+=\S+)+)?)\s*-->")
 COSTS = re.compile(r"<!--\s*privmoe:costs\s+(\S+)\s+(\w+)((?:\s+\w+=\S+)*)\s*-->")
@@ -67,8 +74,54 @@ def _table(match: re.Match) -> str:
     return df.to_markdown(floatfmt=".3g")
 
 
+SEQUENCE_MARKER = re.compile(r"<!--\s*sequence\s*-->")
+#: entry name -> its diagram's markdown, for one build (cleared by on_pre_build)
+_SEQUENCES: dict[str, str] = {}
+
+
+def _diagram(name: str) -> str:
+    """The subsection of one entry: its SVG and a caption with the run's parameters and measured totals."""
+    if name not in _SEQUENCES:
+        from analysis import sequence
+
+        m = sequence.measure(name)
+        drawn, how = sequence.arrows(m.messages)
+        problems = sequence.transcript_problems(m.messages, m.run) + sequence.transcript_problems(drawn, m.run)
+        if problems:
+            raise RuntimeError(f"sequence diagram of {name} disagrees with its run: " + "; ".join(problems))
+        _SEQUENCES[name] = (f"### `{name}`\n\n<div class=\"sequence\">\n"
+                            f"{sequence.svg(drawn, f'{name}: who sends what, when')}\n</div>\n\n"
+                            f"{sequence.caption(m, drawn, how)}\n")
+    return _SEQUENCES[name]
+
+
+def _sequences(markdown: str, page, config) -> str:
+    """Append (or insert at ``<!-- sequence -->``) the diagrams of the entries documented on this page."""
+    if not page.file.src_uri.startswith("protocols/"):
+        return markdown
+    from analysis import registry
+
+    root = Path(config.config_file_path).resolve().parent
+    here = (Path(config["docs_dir"]) / page.file.src_uri).resolve()
+    names = [e.name for e in registry.all_entries() if not e.negative_control and (root / e.doc).resolve() == here]
+    if not names:
+        return markdown
+    section = ("## Who sends what, when\n\nEach diagram is one real run at the entry's default (small) public "
+               "parameters, drawn from the messages its Meter recorded while this page was built: client and "
+               "server lifelines, time going down, each arrow labelled round · step · bytes. Set-up and the "
+               "dealer's offline messages are not drawn.\n\n" + "\n".join(_diagram(n) for n in names))
+    if SEQUENCE_MARKER.search(markdown):
+        return SEQUENCE_MARKER.sub(lambda _: section, markdown, count=1)
+    return markdown.rstrip("\n") + "\n\n" + section
+
+
+def on_pre_build(config) -> None:
+    _SEQUENCES.clear()
+
+
 def on_page_markdown(markdown: str, page, config, files) -> str:
     markdown = EXPLAIN.sub(_explain, markdown)
     markdown = COSTS.sub(_costs, markdown)
     markdown = TABLE.sub(_table, markdown)
-    return REPRODUCE.sub(_reproduce, markdown)
+    markdown = REPRODUCE.sub(_reproduce, markdown)
+    return _sequences(markdown, page, config)

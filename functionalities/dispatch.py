@@ -1,10 +1,10 @@
-"""F_dispatch and F_combine: move tokens to experts and the experts' outputs back (CryptoMoE, §4).
+"""F_dispatch: move tokens to experts (CryptoMoE, Xu et al., NeurIPS 2025, §4); ``combine.py`` moves the
+experts' outputs back.
 
 dispatch(x (m, d), K (m, k), W (m, k); E, t) -> X (E, t, d), O (E, t, m), S (E, t):
     balanced routing (``functionalities/routing.py``, confidence selection) gives each expert t
     candidates; ``O[e, i] = onehot(T[e, i], m)``; ``X[e] = O[e] x``; ``S`` the kept scores (0 on padding,
     so a padding row holds some token's embedding but contributes 0 at the combine).
-combine(y (E, t, d), O (E, t, m), S (E, t)) -> (m, d): ``sum_e O[e]^T (S[e] * y[e])``.
 Leakage: m, d, E, k, t.
 """
 from __future__ import annotations
@@ -37,23 +37,3 @@ def dispatch(x: torch.Tensor, K: torch.Tensor, W: torch.Tensor, experts: int, ca
     r = balanced_routing(K, W, experts, capacity)
     O = torch.nn.functional.one_hot(r.T, tokens).long()
     return O.double() @ quantize(x), O, r.S
-
-
-def validate_combine(tokens: int, hidden: int, experts: int, capacity: int, y=None, O=None, S=None) -> None:
-    for name, v in (("tokens", tokens), ("hidden", hidden), ("experts", experts), ("capacity", capacity)):
-        require_int(name, v)
-    if y is not None:
-        check_shape("y", y, (experts, capacity, hidden))
-        check_range("y", y)
-    if O is not None:
-        check_shape("O", O, (experts, capacity, tokens))
-    if S is not None:
-        check_shape("S", S, (experts, capacity))
-        check_range("S", S, 1.0)
-
-
-def combine(y: torch.Tensor, O: torch.Tensor, S: torch.Tensor) -> torch.Tensor:
-    """(E, t, d), (E, t, m), (E, t) -> (m, d)."""
-    experts, capacity, hidden = y.shape
-    validate_combine(O.shape[-1], hidden, experts, capacity, y, O, S)
-    return torch.einsum("etm,et,etd->md", O.double(), quantize(S), quantize(y))

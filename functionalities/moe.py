@@ -1,4 +1,4 @@
-"""F_expert_ffn and F_moe_layer (``docs/protocols/moe_layer.md``).
+"""F_expert_ffn and F_moe_layer (``docs/protocols/moe.md``).
 
 expert_ffn(x (n, d), U (d, f), V (d, f), D (f, d)) = (silu(x U) * (x V)) D   -- SwiGLU.
 
@@ -27,7 +27,8 @@ from dataclasses import dataclass
 import torch
 
 from . import gate as gate_mod
-from .dispatch import combine, dispatch
+from .combine import combine
+from .dispatch import dispatch
 from .fixed_point import check_range, check_shape, quantize
 from .routing import balanced_routing
 from .validate import require_int, require_le

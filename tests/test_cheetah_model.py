@@ -9,6 +9,7 @@ from collections import defaultdict
 import pytest
 
 from analysis.cost_models import cheetah, crypten, spu_logs
+from analysis.cost_models import cheetah_calibration as CC
 from analysis.cost_models import cheetah_matmul as CM
 from analysis.cost_models.cost import Cost
 
@@ -16,12 +17,12 @@ PAPER = dict(tokens=128, hidden=2048, experts=64, top_k=6)
 
 
 def _main_rows():
-    with (cheetah.calibration_dir() / cheetah.MAIN_CSV).open(newline="") as f:
+    with (CC.calibration_dir() / CC.MAIN_CSV).open(newline="") as f:
         return list(csv.DictReader(f))
 
 
 def _rows_rows():
-    with (cheetah.calibration_dir() / cheetah.ROWS_CSV).open(newline="") as f:
+    with (CC.calibration_dir() / CC.ROWS_CSV).open(newline="") as f:
         return list(csv.DictReader(f))
 
 
@@ -47,7 +48,7 @@ def test_main_table_fits_reproduce_each_row():
     for r in _main_rows():
         groups[r["op"]].append(r)
     two_size = {op: rs for op, rs in groups.items() if len(rs) == 2}
-    fits = cheetah.small_size_fits()
+    fits = CC.small_size_fits()
     assert set(fits) == set(two_size)
     assert {"less", "equal_int", "mul_fxp", "mul_int", "select", "onehot_int"} <= set(fits)
     for op, rs in two_size.items():
@@ -59,7 +60,7 @@ def test_main_table_fits_reproduce_each_row():
 
 
 def test_rows_table_fits_reproduce_each_row_and_split():
-    fits = cheetah.rows_table_fits()
+    fits = CC.rows_table_fits()
     groups = defaultdict(list)
     for r in _rows_rows():
         groups[(r["op"], int(r["E"]))].append(r)
@@ -76,16 +77,16 @@ def test_rows_table_fits_reproduce_each_row_and_split():
 
 
 def test_fit_line_clamps_negative_slope_and_intercept():
-    f = cheetah.fit_line("x", "synthetic", 10, 1000, 20, 500)  # shrinking cost
+    f = CC.fit_line("x", "synthetic", 10, 1000, 20, 500)  # shrinking cost
     assert f.per_element == 0 and f.clamped
-    g = cheetah.fit_line("y", "synthetic", 10, 100, 20, 1100)  # intercept 100 - 1000 < 0
+    g = CC.fit_line("y", "synthetic", 10, 100, 20, 1100)  # intercept 100 - 1000 < 0
     assert g.fixed == 0 and g.per_element == 100 and g.clamped
-    h = cheetah.fit_line("z", "synthetic", 10, 1100, 20, 2100)
+    h = CC.fit_line("z", "synthetic", 10, 1100, 20, 2100)
     assert (h.fixed, h.per_element, h.clamped) == (100, 100, False)
 
 
 # ---- projections use the large-size slope, never the fixed part ---------------------------------
-@pytest.mark.parametrize("fn, op, e", [(cheetah.less_than, "cmp0", 8), (cheetah.equal_zero, "eq", 8),
+@pytest.mark.parametrize("fn, op, e", [(cheetah.less_than_zero, "cmp0", 8), (cheetah.equal_zero, "eq", 8),
                                        (cheetah.mul, "mul", 8), (cheetah.square, "square", 8),
                                        (cheetah.select, "where", 8), (cheetah.exp, "exp", 8),
                                        (cheetah.reciprocal, "recip", 8), (cheetah.silu, "silu", 8),
@@ -130,7 +131,7 @@ def test_softmax_is_per_element_of_the_measured_softmax():
 
 
 # ---- linearity and scaling ------------------------------------------------------------------------
-@pytest.mark.parametrize("fn", [cheetah.less_than, cheetah.equal_zero, cheetah.mul, cheetah.mul_int,
+@pytest.mark.parametrize("fn", [cheetah.less_than_zero, cheetah.equal_zero, cheetah.mul, cheetah.mul_int,
                                 cheetah.exp, cheetah.silu, cheetah.mux, cheetah.b2a])
 def test_linear_in_n(fn):
     for n in (1, 1001, 1024, 8192, 49152, 10**7):
@@ -150,7 +151,7 @@ def test_matmul_is_he_calls_and_the_calibration_row_adds_only_setup():
     mul_fixed = _total(a) - _slope("mul", 8) * int(a["elements"])
     unexplained = int(row["send_bytes_total"]) - cheetah.matmul(m, k, n).bytes - CM.setup_bytes().bytes
     assert 0 <= unexplained <= mul_fixed
-    assert cheetah.matmul(m, k, n).rounds == cheetah.MATMUL_ROUNDS
+    assert cheetah.matmul(m, k, n).rounds == CC.MATMUL_ROUNDS
     # two calls: one each way, so the shared product is symmetric; a plaintext-weights product is one call
     s = cheetah.matmul(m, k, n)
     assert s.bytes_client_to_server == s.bytes_server_to_client
@@ -171,24 +172,24 @@ def test_batched_products_follow_spu():
 def test_calibration_topk_fit_within_stated_residual_of_the_three_rows():
     rows = [r for r in _main_rows() if r["op"].startswith("topk_k")]
     assert len(rows) == 3
-    f = cheetah.calibration_topk_fit()
-    assert 0 < f.fixed < cheetah.setup_bytes()
+    f = CC.calibration_topk_fit()
+    assert 0 < f.fixed < CC.setup_bytes()
     for r in rows:
         rr, cc = (int(v) for v in r["shape"].split("x"))
         model = f.fixed + f.per_unit * rr * cc * math.log2(cc)
         measured = int(r["send_bytes_total"])
-        assert abs(model - measured) <= cheetah.TOPK_MAX_REL_RESIDUAL * measured + 1, r["op"]
+        assert abs(model - measured) <= CC.TOPK_MAX_REL_RESIDUAL * measured + 1, r["op"]
 
 
 def test_projected_topk_is_the_authors_logged_sort():
     """The projection's top-k is fitted to the authors' logs (their SPU shuffles and sorts), about twice
     the calibration's lax.top_k; every logged top-k line within 5% of the one slope."""
-    f = cheetah.topk_fit()
+    f = CC.topk_fit()
     assert f.fixed == 0
-    assert 1.7 < f.per_unit / cheetah.calibration_topk_fit().per_unit < 2.3
+    assert 1.7 < f.per_unit / CC.calibration_topk_fit().per_unit < 2.3
     for label, units, logged in spu_logs.topk_points():
         assert f.per_unit * units == pytest.approx(logged, rel=0.05), label
-    assert cheetah.logs_topk_residual() < 0.05
+    assert CC.logs_topk_residual() < 0.05
     assert cheetah.topk_op(128, 64, 6).bytes == pytest.approx(f.per_unit * 128 * 64 * 6, abs=1)
 
 
@@ -208,7 +209,7 @@ def test_direction_split_sums_to_total_and_follows_party0_share():
     a, b = _rows_pair("cmp0", 8)
     share = (int(b["p0_send_bytes"]) - int(a["p0_send_bytes"])) / (_total(b) - _total(a))
     n = 65536
-    c = cheetah.less_than(n)
+    c = cheetah.less_than_zero(n)
     assert c.bytes_client_to_server + c.bytes_server_to_client == round(_slope("cmp0", 8) * n)
     assert c.bytes_client_to_server == round(c.bytes * share)
     assert c.bytes_client_to_server > c.bytes_server_to_client  # the OT sender sends the tables
@@ -254,18 +255,18 @@ def test_closed_form_is_instant_at_any_scale():
 
 # ---- set-up and the table -------------------------------------------------------------------------
 def test_setup_is_the_largest_projection_intercept_and_not_charged():
-    s = cheetah.setup_bytes()
+    s = CC.setup_bytes()
     intercepts = []
     for op, e in [("cmp0", 8), ("eq", 8), ("mul", 8), ("where", 8), ("gelu", 8), ("softmax", 64)]:
         a, b = _rows_pair(op, e)
         sl = (_total(b) - _total(a)) / (int(b["elements"]) - int(a["elements"]))
         intercepts.append(_total(a) - sl * int(a["elements"]))
     assert s >= round(max(intercepts))
-    assert cheetah.less_than(1).bytes < 1000  # one comparison, no set-up
+    assert cheetah.less_than_zero(1).bytes < 1000  # one comparison, no set-up
 
 
 def test_unit_costs_table():
-    df = cheetah.unit_costs()
+    df = CC.unit_costs()
     for col in ("op", "fixed_bytes", "per_element_bytes", "p0_share", "rounds_estimate", "source"):
         assert col in df.columns
     assert df["op"].is_unique
@@ -273,35 +274,35 @@ def test_unit_costs_table():
             "mux"} <= set(df["op"])
     less = df.set_index("op").loc["less"]
     assert less["per_element_bytes"] == pytest.approx(_slope("cmp0", 8))
-    assert less["rounds_estimate"] == cheetah.CMP_ROUNDS
+    assert less["rounds_estimate"] == CC.CMP_ROUNDS
     assert (df["p0_share"].between(0, 1)).all() and (df["per_element_bytes"] > 0).all()
 
 
 def test_missing_calibration_dir_raises_naming_the_path(tmp_path, monkeypatch):
-    monkeypatch.setenv(cheetah.ENV_VAR, str(tmp_path))
-    with pytest.raises(FileNotFoundError, match=cheetah.MAIN_CSV) as e:
-        cheetah.less_than(8)
+    monkeypatch.setenv(CC.ENV_VAR, str(tmp_path))
+    with pytest.raises(FileNotFoundError, match=CC.MAIN_CSV) as e:
+        cheetah.less_than_zero(8)
     assert str(tmp_path) in str(e.value)
-    monkeypatch.setenv(cheetah.ENV_VAR, str(tmp_path / "nowhere"))
-    with pytest.raises(cheetah.CalibrationError, match="nowhere"):
+    monkeypatch.setenv(CC.ENV_VAR, str(tmp_path / "nowhere"))
+    with pytest.raises(CC.CalibrationError, match="nowhere"):
         cheetah.gate(**PAPER)
 
 
 def test_env_var_overrides_the_calibration_dir(tmp_path, monkeypatch):
-    for name in (cheetah.MAIN_CSV, cheetah.ROWS_CSV):
-        (tmp_path / name).write_text((cheetah.calibration_dir() / name).read_text())
-    base = cheetah.less_than(1000).bytes
-    monkeypatch.setenv(cheetah.ENV_VAR, str(tmp_path))
-    assert cheetah.calibration_dir() == tmp_path.resolve()
-    assert cheetah.less_than(1000).bytes == base
+    for name in (CC.MAIN_CSV, CC.ROWS_CSV):
+        (tmp_path / name).write_text((CC.calibration_dir() / name).read_text())
+    base = cheetah.less_than_zero(1000).bytes
+    monkeypatch.setenv(CC.ENV_VAR, str(tmp_path))
+    assert CC.calibration_dir() == tmp_path.resolve()
+    assert cheetah.less_than_zero(1000).bytes == base
     # the same tables with the cmp0 rows' bytes doubled double the projected comparison
-    text = (tmp_path / cheetah.ROWS_CSV).read_text().splitlines()
+    text = (tmp_path / CC.ROWS_CSV).read_text().splitlines()
     out = [text[0]]
     for line in text[1:]:
         f = line.split(",")
         if f[0] == "cmp0":
             f[4], f[5] = str(2 * int(f[4])), str(2 * int(f[5]))
         out.append(",".join(f))
-    (tmp_path / cheetah.ROWS_CSV).write_text("\n".join(out) + "\n")  # edited in place: reloaded
-    assert cheetah.less_than(1000).bytes == 2 * base
-    assert math.isclose(cheetah.rows_table_fits()[("cmp0", 8, 16384)].per_element, 2 * 82.25)
+    (tmp_path / CC.ROWS_CSV).write_text("\n".join(out) + "\n")  # edited in place: reloaded
+    assert cheetah.less_than_zero(1000).bytes == 2 * base
+    assert math.isclose(CC.rows_table_fits()[("cmp0", 8, 16384)].per_element, 2 * 82.25)

@@ -13,7 +13,13 @@ Each contract is a small function that returns the problems it finds (``[]`` whe
   negative control has a row with its kind and functionality; every negative control is named; no row
   names an unregistered protocol);
 * :func:`api_problems`: ``docs/api.md`` lists every module of the library packages, once, and nothing else
-  that does not exist.
+  that does not exist;
+* :func:`stem_problems`: one name stem per protocol across the layers -- the entry is
+  ``realisation.functionality`` (or the functionality alone), the spec is ``functionalities/<functionality>.py``,
+  the protocol ``protocols/{mpc,he}/<realisation>_<functionality>.py`` (or ``protocols/<realisation>/
+  <functionality>.py``), a cost function of that stem exists in ``analysis/cost_models`` (``<functionality>``
+  for a bare entry or a package as realisation, e.g. ``he.lift``), and the page is
+  ``docs/protocols/<functionality>.md`` or ``docs/protocols/<realisation>_<functionality>.md``.
 
 The real tests call each function on the repository; the negative tests call the same function on a
 deliberately broken copy (``dataclasses.replace`` of a real entry, an edited README or API page) and
@@ -49,6 +55,44 @@ API_PACKAGES = ("protocols", "protocols/runtime", "protocols/mpc", "protocols/he
 
 
 # -- the contract checks ------------------------------------------------------------------------------------
+
+
+def cost_function_names(root: Path = ROOT) -> set[str]:
+    """Every module-level function defined in ``analysis/cost_models``."""
+    import ast
+
+    names: set[str] = set()
+    for path in (root / "analysis" / "cost_models").glob("*.py"):
+        names |= {n.name for n in ast.parse(path.read_text()).body if isinstance(n, ast.FunctionDef)}
+    return names
+
+
+def stem_problems(entry: Entry, root: Path = ROOT, costs: set[str] | None = None) -> list[str]:
+    """The entry's name, spec, protocol, cost function and page share one stem (module docstring). A negative
+    control composes a secure protocol: only its name, spec and page are checked."""
+    functionality = entry.functionality.split("[")[0]
+    realisation, dot, last = entry.name.rpartition(".")
+    problems: list[str] = []
+    if (dot and last != functionality) or (not dot and entry.name != functionality):
+        problems.append(f"{entry.name}: the name is not realisation.{functionality} (nor {functionality})")
+    if not (root / "functionalities" / f"{functionality}.py").is_file():
+        problems.append(f"{entry.name}: no spec functionalities/{functionality}.py")
+    stem = f"{realisation}_{functionality}" if dot else functionality
+    pages = {f"docs/protocols/{functionality}.md", f"docs/protocols/{stem}.md"}
+    if entry.negative_control:          # documented on the page of the protocol it composes with a leak
+        if not re.fullmatch(rf"docs/protocols/([a-z0-9]+_)?{functionality}\.md", entry.doc):
+            problems.append(f"{entry.name}: its page {entry.doc} is not a page of {functionality}")
+        return problems
+    if entry.doc not in pages:
+        problems.append(f"{entry.name}: its page {entry.doc} is not one of {sorted(pages)}")
+    files = [f"protocols/{pkg}/{stem}.py" for pkg in ("mpc", "he")] + [f"protocols/{realisation}/{functionality}.py"]
+    if not any((root / f).is_file() for f in files if f):
+        problems.append(f"{entry.name}: no protocol file {' or '.join(files[:2])}")
+    costs = cost_function_names(root) if costs is None else costs
+    # bare entries (``topk``) and a protocols package as realisation (``he.lift``) use the functionality's name
+    if stem not in costs and (dot and realisation not in ("mpc", "he") or functionality not in costs):
+        problems.append(f"{entry.name}: no cost function {stem} in analysis/cost_models")
+    return problems
 
 
 def nav_pages(root: Path = ROOT) -> set[str]:
@@ -351,6 +395,28 @@ def test_contract_drawn_inputs_match_input_specs(entry, data):
 
 def test_contract_readme_protocol_table_matches_the_registry():
     assert readme_problems((ROOT / "README.md").read_text(), ALL) == []
+
+
+@pytest.mark.parametrize("entry", ALL, ids=[e.name for e in ALL])
+def test_contract_one_stem_per_protocol(entry):
+    assert stem_problems(entry) == []
+
+
+@pytest.mark.parametrize("changes, phrase", [
+    ({"name": "cryptomoe.batch_matmul"}, "is not realisation.matmul"),
+    ({"functionality": "he_matmul"}, "no spec functionalities/he_matmul.py"),
+    ({"doc": "docs/protocols/he_matmul.md"}, "its page docs/protocols/he_matmul.md"),
+    ({"name": "secure.matmul"}, "no protocol file protocols/mpc/secure_matmul.py"),
+])
+def test_contract_stem_problems_are_reported(changes, phrase):
+    broken = dataclasses.replace(registry.get("cryptomoe.matmul"), **changes)
+    assert any(phrase in p for p in stem_problems(broken)), stem_problems(broken)
+
+
+def test_contract_a_missing_cost_function_is_reported():
+    entry = registry.get("cryptomoe.dispatch")
+    found = stem_problems(entry, costs=cost_function_names() - {"cryptomoe_dispatch"})
+    assert any("no cost function cryptomoe_dispatch" in p for p in found)
 
 
 def test_contract_api_reference_covers_the_packages():

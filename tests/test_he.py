@@ -62,7 +62,7 @@ def test_seal_equals_simulator_outputs_counts_and_keeps_noise_budget(packing, bs
     A, B = _ab(3, 3, 20, 9, seed=1)
     params = HEParams(4096)
     seal, sim = SealBackend(params, 5), SimBackend(params, 5)
-    r1, r2 = he_matmul(seal, A, B, packing, bsgs, seed=5), he_matmul(sim, A, B, packing, bsgs, seed=5)
+    r1, r2 = he_matmul(seal, A, B, packing, bsgs, rng=5), he_matmul(sim, A, B, packing, bsgs, rng=5)
     assert np.array_equal(r1.client_share, r2.client_share) and np.array_equal(r1.server_share, r2.server_share)
     assert r1.counts == r2.counts
     assert r1.noise_budget > 0
@@ -74,7 +74,7 @@ def test_client_share_is_masked():
     """The client's decryption is A B + R with R uniform: it differs from A B almost everywhere."""
     A, B = _ab(1, 4, 8, 8, seed=3)
     be = SimBackend(HEParams(4096))
-    run = he_matmul(be, A, B, "batch", False, seed=9)
+    run = he_matmul(be, A, B, "batch", False, rng=9)
     assert (run.client_share.astype(object) != _ideal(A, B, be.plain_modulus)).mean() > 0.9
 
 
@@ -114,19 +114,19 @@ def test_batch_beats_bolt_by_about_sqrt_e_with_bsgs_at_paper_scale(capsys):
 def test_verify_runs_both_backends(capsys):
     for backend in ("seal", "sim"):
         # the security checks do not depend on the backend (tests/test_security.py runs them)
-        code = main(["verify", "bolt.matmul", "cryptomoe.batch_matmul", "--examples", "2", "--backend", backend,
+        code = main(["verify", "bolt.matmul", "cryptomoe.matmul", "--examples", "2", "--backend", backend,
                      "--security-runs", "0"])
         assert code == 0, capsys.readouterr().out
 
 
-def test_he_shares_lift_into_crypten_shares():
-    """HE matmul -> shares mod t -> the bridge -> Z_2^64 shares of the signed product (values in range)."""
+def test_he_matmul_shares_lift_into_crypten_shares():
+    """HE matmul -> shares mod t -> the lift -> Z_2^64 shares of the signed product (values in range)."""
     rng = np.random.default_rng(4)
     A = rng.integers(-20, 20, (1, 2, 3))
     B = rng.integers(-20, 20, (1, 3, 2))
     be = SimBackend(HEParams(4096))
     t = be.plain_modulus
-    run = he_matmul(be, A % t, B % t, "batch", False, seed=2)
+    run = he_matmul(be, A % t, B % t, "batch", False, rng=2)
     entry = registry.get("he.lift")
     params = {"n": 4, "modulus": t}
     c = torch.tensor(run.client_share.reshape(-1).astype(np.int64))
@@ -137,7 +137,7 @@ def test_he_shares_lift_into_crypten_shares():
 
 def test_nexus_on_seal_with_a_deep_expansion_tree():
     """A 256-value pack (8 levels of automorphisms) at N = 8192: right result, budget left, formula exact."""
-    from protocols.he import nexus
+    from protocols.he import nexus_matmul as nexus
 
     A, B = _ab(2, 4, 16, 8, seed=6)
     be = SealBackend(HEParams(8192))
@@ -145,7 +145,7 @@ def test_nexus_on_seal_with_a_deep_expansion_tree():
     assert run.noise_budget > 0
     got = (run.client_share + run.server_share) % np.uint64(be.plain_modulus)
     assert np.array_equal(got.astype(object), _ideal(A, B, be.plain_modulus))
-    model = H.nexus(2, 4, 16, 8, 8192, 256)
+    model = H.nexus_matmul(2, 4, 16, 8, 8192, 256)
     for metric in ("rotations", "pt_mults", "ct_adds", "ciphertexts", "key_switches"):
         assert run.counts[metric] == getattr(model, metric), metric
 
@@ -153,14 +153,14 @@ def test_nexus_on_seal_with_a_deep_expansion_tree():
 def test_nexus_does_not_amortise_per_expert():
     """Applied per expert NEXUS pays a key switch per packed value; batch packing pays far fewer."""
     p = dict(experts=64, capacity=32, d_in=2048, d_out=2048, poly_degree=8192)
-    assert H.nexus(**p, pack=8192).key_switches > 10 * H.matmul(**p, bsgs=True, packing="batch").key_switches
+    assert H.nexus_matmul(**p, pack=8192).key_switches > 10 * H.matmul(**p, bsgs=True, packing="batch").key_switches
 
 
 def test_costs_measure_runs_the_count_only_simulator(capsys):
     """`privmoe costs NAME --backend sim --measure` runs the protocol (no values) beside the formula."""
     import json
 
-    for name in ("bolt.matmul", "cryptomoe.batch_matmul", "nexus.matmul"):
+    for name in ("bolt.matmul", "cryptomoe.matmul", "nexus.matmul"):
         code = main(["costs", name, "--backend", "sim", "--set", "experts=8 capacity=16 d_in=256 d_out=128",
                      "poly_degree=8192", "bsgs=true", "--measure", "--json"])
         obj = json.loads(capsys.readouterr().out)
@@ -185,3 +185,14 @@ def test_lift_covers_every_wrap_of_the_share_sum(t):
     assert harness.run_real(entry, params, {"c": c, "s": s}).outputs.tolist() == want
     # the second wrap exists from t = 5 on (at t = 3, u <= 4 < 3t/2)
     assert any(a + b >= (3 * t + 1) // 2 for a, b in pairs) or 2 * t - 2 < (3 * t + 1) // 2
+
+
+def test_cryptomoe_matmul_toy_reproduces_the_papers_rotation_counts():
+    """CryptoMoE's toy (E = 2, t = 2, d_in = d_out = 4, 8 slots): BOLT 6 rotations, batch 2 (the paper's
+    numbers); every packing's shares are right and its counts and bytes equal the closed form."""
+    from analysis.toy_examples import matmul_toy
+
+    toy = matmul_toy().set_index("packing")
+    assert toy.loc["bolt", "rotations"] == 6 and toy.loc["batch", "rotations"] == 2
+    assert toy["correct"].all() and toy["model == run"].all()
+    assert toy.loc["bolt + BSGS", "rotations"] < toy.loc["bolt", "rotations"]

@@ -39,7 +39,7 @@ CASES = [
     pytest.param("gate", {"tokens": 24, "hidden": 48, "experts": 6, "top_k": 3}, None, 2, id="gate-m24-d48-E6"),
     pytest.param("bolt.matmul", {"experts": 2, "capacity": 4, "d_in": 48, "d_out": 40}, "seal", 2,
                  id="bolt-48x40-seal"),
-    pytest.param("cryptomoe.batch_matmul", {"experts": 4, "capacity": 8, "d_in": 48, "d_out": 40, "bsgs": True},
+    pytest.param("cryptomoe.matmul", {"experts": 4, "capacity": 8, "d_in": 48, "d_out": 40, "bsgs": True},
                  "seal", 2, id="batch-48x40-bsgs-seal"),
     pytest.param("nexus.matmul", {"experts": 2, "capacity": 4, "d_in": 48, "d_out": 40, "pack": 32}, "seal", 2,
                  id="nexus-48x40-seal"),

@@ -141,7 +141,7 @@ def test_rebuttal_rotations_exact_and_nexus_within_2x_on_key_switches(rows):
     nexus = rows["rebuttal/matmul/nexus/key_switches"]
     assert 0.5 <= nexus.ratio <= 2 and "key switches" in nexus.cause
     # privmoe's own NEXUS (folding by rotations) and BOLT at N/2 slots are the protocol column
-    assert nexus.protocol == H.nexus(64, 32, 2048, 2048, 8192, 8192).key_switches
+    assert nexus.protocol == H.nexus_matmul(64, 32, 2048, 2048, 8192, 8192).key_switches
     assert rows["rebuttal/matmul/bolt/rotations"].protocol == H.matmul(64, 32, 2048, 2048, 8192, True, "bolt").rotations
 
 

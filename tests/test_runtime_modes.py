@@ -4,7 +4,7 @@ import time
 import pytest
 import torch
 
-from analysis import harness, registry
+from analysis import harness, registry, runs
 from functionalities.errors import PeerError, PublicParameterError
 from protocols.runtime import run_two_party
 
@@ -21,7 +21,7 @@ def _raw_shares(name, params, inputs, mode, seed):
     entry = registry.get(name)
     owners = {s.name: s.owner for s in entry.input_specs(params)}
     own = [{k: v for k, v in inputs.items() if owners[k] == r} for r in (0, 1)]
-    return run_two_party(harness._party_fn, ((name, params, own[0]), (name, params, own[1])), mode=mode, seed=seed)
+    return run_two_party(runs.party_fn, ((name, params, own[0]), (name, params, own[1])), mode=mode, seed=seed)
 
 
 @pytest.mark.process

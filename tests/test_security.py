@@ -265,10 +265,27 @@ def _binomial_quantile(n: int, p: float, q: float) -> int:
 
 
 def test_a_misspelt_fault_is_refused_not_silently_unplanted():
-    from protocols.runtime.faults import active, planted
+    """A control whose tap or generator label the protocol never reaches plants nothing: that is an error,
+    not a control that silently passes; the correctly spelt one runs."""
+    from protocols.he.leaks import ZeroGenerator
+    from protocols.mpc import leaks
+    from protocols.runtime.faults import planted
 
-    with pytest.raises(ValueError, match="unknown fault"):
-        with planted("secmoe: no answer mask"):
-            pass
-    with pytest.raises(ValueError, match="unknown fault"):
-        active("no such fault")
+    entry = registry.get("unmasked_secmoe.moe")
+    params = entry.resolve({})
+    inputs = draw_example_inputs(entry, params, 0)
+    base = registry.get("secmoe.moe").real
+    for spelling in ({"generators": {("secmoe", "answer mask"): ZeroGenerator}, "parties": ("server",)},
+                     {"generators": {("secmoe", "answer masks"): ZeroGenerator}},      # the client draws none
+                     {"taps": {"k": leaks.sometimes_open}}):
+        def real(p, s, own, spelling=spelling):
+            with planted(**spelling):
+                return base(p, s, own)
+        broken = registry.register(replace(entry, name="misspelt.moe", real=real))     # parties look it up
+        try:
+            with pytest.raises(Exception, match="never reached by the protocol"):
+                harness.run_real(broken, params, inputs, timeout=60)
+        finally:
+            del registry._REGISTRY["misspelt.moe"]
+    run = harness.run_real(entry, params, inputs, timeout=60)       # the real control's label is reached
+    assert run.outputs is not None

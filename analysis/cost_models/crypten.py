@@ -19,11 +19,13 @@ from .cost import Cost
 B = 8  # bytes per ring element
 
 
-def mul(n_x: int, n_y: int, n_out: int | None = None) -> Cost:
-    """Beaver product (elementwise, broadcasting, or matmul) of operands with n_x and n_y elements.
+def mul(n_x: int, n_y: int | None = None, n_out: int | None = None) -> Cost:
+    """Beaver product (elementwise, broadcasting, or matmul) of operands with n_x and n_y elements
+    (``n_y`` defaults to ``n_x``).
 
     1 round; each party opens x-a (n_x) and y-b (n_y): 8(n_x + n_y) bytes each way; the dealer sends the
     server c (n_out elements; for elementwise = the broadcast size)."""
+    n_y = n_x if n_y is None else n_y
     n_out = max(n_x, n_y) if n_out is None else n_out
     return Cost.symmetric(1, B * (n_x + n_y), B * n_out)
 
@@ -126,17 +128,7 @@ def gate(tokens: int, hidden: int, experts: int, top_k: int) -> Cost:
             + mul(m * k * e, m * e, m * k * e).labelled("select"))
 
 
-# -- the primitive vocabulary of analysis/cost_models/moe.py ----------------------------------------
-def eq(n: int) -> Cost:
-    """n equalities (``equal_zero``)."""
-    return equal_zero(n)
-
-
-def lt(n: int) -> Cost:
-    """n comparisons (``less_than_zero``)."""
-    return less_than_zero(n)
-
-
+# -- the rest of the backend vocabulary (backend.CostBackend) that moe.py composes ------------------
 def bmm(batch: int, m: int, k: int, n: int, left_batched: bool = True, right_batched: bool = True) -> Cost:
     """A (batched) Beaver matmul (batch x m x k) @ (batch x k x n); an operand that is not batched is
     broadcast and opened once: opens (batch?) m k + (batch?) k n elements each way, triple batch m n."""

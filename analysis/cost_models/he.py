@@ -86,9 +86,21 @@ def matmul(experts: int, capacity: int, d_in: int, d_out: int, poly_degree: int,
                         bytes_server_to_client=n_out * params.response_bytes())
 
 
-def nexus(experts: int, capacity: int, d_in: int, d_out: int, poly_degree: int, pack: int = 256,
-          params: HEParams | None = None) -> Cost:
-    """``protocols/he/nexus.matmul``: V = E t d_in values, n_in = ceil(V / p) compressed ciphertexts of
+def bolt_matmul(experts: int, capacity: int, d_in: int, d_out: int, poly_degree: int, bsgs: bool = False,
+                params: HEParams | None = None) -> Cost:
+    """Entry ``bolt.matmul`` (``protocols/he/bolt_matmul.py``): :func:`matmul` with BOLT's packing."""
+    return matmul(experts, capacity, d_in, d_out, poly_degree, bsgs, "bolt", params)
+
+
+def cryptomoe_matmul(experts: int, capacity: int, d_in: int, d_out: int, poly_degree: int, bsgs: bool = False,
+                     params: HEParams | None = None) -> Cost:
+    """Entry ``cryptomoe.matmul`` (``protocols/he/cryptomoe_matmul.py``): :func:`matmul` with the batch packing."""
+    return matmul(experts, capacity, d_in, d_out, poly_degree, bsgs, "batch", params)
+
+
+def nexus_matmul(experts: int, capacity: int, d_in: int, d_out: int, poly_degree: int, pack: int = 256,
+                 params: HEParams | None = None) -> Cost:
+    """``protocols/he/nexus_matmul.matmul`` (entry ``nexus.matmul``): V = E t d_in values, n_in = ceil(V / p) compressed ciphertexts of
     p = min(pack, N) coefficients; rows = floor(S / d_out) rows per folded output, o = ceil(t / rows)
     outputs per expert.
         key switches = n_in (p - 1) [expansion automorphisms] + E (t - o) [fold rotations]

@@ -1,12 +1,11 @@
 """Cost structure of the MoE protocols, written ONCE for every backend.
 
 Each function takes a backend module ``B`` (``crypten`` -- exact for our runs -- or ``cheetah`` -- the
-papers' stack) providing the primitive vocabulary ``eq(n)``, ``lt(n)``, ``mul(n_x, n_y, n_out)``,
-``bmm(batch, m, k, n, left_batched, right_batched)`` (shared x shared), ``bmm_sum(batch, m, k, n)`` (the
-sum over the batch of shared products: one product over the stacked inner dimension), ``wmm(batch, m, k, n,
-left_batched)`` (shared x the server's weights, one matrix per batch element), ``mux_bits(n_bits, n_data,
-n_out)`` (bits times values: no truncation), ``topk_auto(rows, length, t, method)``, ``silu(n)``,
-``gate(m, d, E, k)``, and mirrors the protocol's schedule step by step, with the protocol's step labels.
+papers' stack) providing the primitive vocabulary ``backend.CostBackend`` (``equal_zero(n)``,
+``less_than_zero(n)``, ``mul(n_x, n_y, n_out)``, ``bmm``, ``bmm_sum``, ``wmm``, ``mux_bits``, ``topk_auto``,
+``silu``, ``gate`` ...: the names of the protocols they cost), and mirrors the protocol's schedule step by
+step, with the protocol's step labels. A function is named after the registry entry whose cost it is
+(``piecewise.activation`` -> ``piecewise_activation``, ``he.lift`` -> ``lift``).
 
 These are the ``protocol`` accounting: the protocols as specified (the server's weights enter through
 ``wmm``: on ``cheetah`` a ciphertext x plaintext product, on ``crypten`` the shared weights privmoe's runs
@@ -16,8 +15,7 @@ Symbols: m tokens, d hidden, f ffn, E experts, k top-k, t capacity, n = k m cand
 """
 from __future__ import annotations
 
-from types import ModuleType
-
+from .backend import CostBackend
 from .cost import Cost
 
 
@@ -28,23 +26,23 @@ def swap_pairs(n: int, t: int) -> list[int]:
     return [sum(1 for i in range(passes) if 2 * i <= tau <= n - 2 + i) for tau in range(max(0, n - 2 + passes))]
 
 
-def priorities(B: ModuleType, m: int, E: int, k: int) -> Cost:
+def priorities(B: CostBackend, m: int, E: int, k: int) -> Cost:
     """``equal`` (E k m equalities) + ``mux`` (E k m products with the broadcast k m scores)."""
     n = k * m
-    return B.eq(E * n).labelled("equal") + B.mux_bits(E * n, n, E * n).labelled("mux")
+    return B.equal_zero(E * n).labelled("equal") + B.mux_bits(E * n, n, E * n).labelled("mux")
 
 
-def cryptomoe_dispatch(B: ModuleType, m: int, d: int, E: int, k: int, t: int, method: str = "auto") -> Cost:
+def cryptomoe_dispatch(B: CostBackend, m: int, d: int, E: int, k: int, t: int, method: str = "auto") -> Cost:
     """Algorithm 1: priorities, top-t of k m per expert (its label is the token index: //k is free),
     one-hot (E t m equalities), the dispatch matmul (E t m) @ (m d), x broadcast.
     O(E k m log(k m) min(t, log(k m)) + E t m) + one matmul."""
     return (priorities(B, m, E, k)
             + B.topk_auto(E, k * m, t, method).labelled("topk")
-            + B.eq(E * t * m).labelled("onehot")
+            + B.equal_zero(E * t * m).labelled("onehot")
             + B.bmm(E, t, m, d, True, False).labelled("dispatch_matmul"))
 
 
-def cryptomoe_combine(B: ModuleType, m: int, d: int, E: int, t: int, variant: str) -> Cost:
+def cryptomoe_combine(B: CostBackend, m: int, d: int, E: int, t: int, variant: str) -> Cost:
     """Algorithm 2. ``scores_first``: R = O^T * S' (E m t by E t) then R y (batched);
     ``outputs_first``: y * S' (E t d by E t) then O^T y'. Difference: E t (m - d) elements each way."""
     if variant == "scores_first":
@@ -56,16 +54,16 @@ def cryptomoe_combine(B: ModuleType, m: int, d: int, E: int, t: int, variant: st
     raise ValueError(f"unknown combine variant {variant!r}")
 
 
-def swap_forward(B: ModuleType, E: int, n: int, t: int, width: int) -> Cost:
+def swap_forward(B: CostBackend, E: int, n: int, t: int, width: int) -> Cost:
     """The compaction network on (key, payload of ``width``): per time step with p pairs, E p
     comparisons and one multiplexer of E p bits by E p (1 + width) differences."""
     total = Cost()
     for p in swap_pairs(n, t):
-        total = total + B.lt(E * p) + B.mux_bits(E * p, E * p * (1 + width))
+        total = total + B.less_than_zero(E * p) + B.mux_bits(E * p, E * p * (1 + width))
     return total
 
 
-def swap_reverse(B: ModuleType, E: int, n: int, t: int, width: int) -> Cost:
+def swap_reverse(B: CostBackend, E: int, n: int, t: int, width: int) -> Cost:
     """Replaying the stored swap bits backwards on rows of ``width``: one multiplexer per time step."""
     total = Cost()
     for p in swap_pairs(n, t):
@@ -73,21 +71,21 @@ def swap_reverse(B: ModuleType, E: int, n: int, t: int, width: int) -> Cost:
     return total
 
 
-def cipherprune_dispatch(B: ModuleType, m: int, d: int, E: int, k: int, t: int) -> Cost:
+def cipherprune_dispatch(B: CostBackend, m: int, d: int, E: int, k: int, t: int) -> Cost:
     """Priorities, the compaction of (score, token index, x row) rows, one-hot of the carried token
     indices. ~ t k m compare-and-swaps of d + 2 elements per expert: O(E k m t d)."""
     return (priorities(B, m, E, k)
             + swap_forward(B, E, k * m, t, 1 + d).labelled("compact")
-            + B.eq(E * t * m).labelled("onehot"))
+            + B.equal_zero(E * t * m).labelled("onehot"))
 
 
-def cipherprune_combine(B: ModuleType, m: int, d: int, E: int, k: int, t: int) -> Cost:
+def cipherprune_combine(B: CostBackend, m: int, d: int, E: int, k: int, t: int) -> Cost:
     """Scale y by the kept scores, then undo the swaps on d-wide rows (no comparisons)."""
     return (B.mul(E * t * d, E * t, E * t * d).labelled("scale")
             + swap_reverse(B, E, k * m, t, d).labelled("uncompact"))
 
 
-def expert_ffn(B: ModuleType, E: int, rows: int, d: int, f: int, x_batched: bool,
+def expert_ffn(B: CostBackend, E: int, rows: int, d: int, f: int, x_batched: bool,
                weights: str = "server") -> Cost:
     """SwiGLU for E experts on ``rows`` rows each: ``up`` (x [U|V]: one matmul to 2f), ``silu`` on E rows
     f, ``gate_mul`` (E rows f), ``down`` (@ D). ``weights``: "server" (the server's own weights: ``wmm``)
@@ -105,7 +103,7 @@ def expert_ffn(B: ModuleType, E: int, rows: int, d: int, f: int, x_batched: bool
             + down.labelled("down"))
 
 
-def cryptomoe_moe(B: ModuleType, m: int, d: int, f: int, E: int, k: int, t: int, variant: str) -> Cost:
+def cryptomoe_moe(B: CostBackend, m: int, d: int, f: int, E: int, k: int, t: int, variant: str) -> Cost:
     """gate -> dispatch -> experts on E x t rows -> combine."""
     return (B.gate(m, d, E, k).labelled("gate")
             + cryptomoe_dispatch(B, m, d, E, k, t).labelled("dispatch")
@@ -113,7 +111,7 @@ def cryptomoe_moe(B: ModuleType, m: int, d: int, f: int, E: int, k: int, t: int,
             + cryptomoe_combine(B, m, d, E, t, variant).labelled("combine"))
 
 
-def dense_moe(B: ModuleType, m: int, d: int, f: int, E: int, k: int) -> Cost:
+def dense_moe(B: CostBackend, m: int, d: int, f: int, E: int, k: int) -> Cost:
     """gate -> weights (m k E by m k) -> every expert on all m tokens (x broadcast) -> combine
     (E m d by E m)."""
     return (B.gate(m, d, E, k).labelled("gate")
@@ -122,7 +120,7 @@ def dense_moe(B: ModuleType, m: int, d: int, f: int, E: int, k: int) -> Cost:
             + B.mul(E * m * d, E * m, E * m * d).labelled("combine"))
 
 
-def cipherprune_moe(B: ModuleType, m: int, d: int, f: int, E: int, k: int, t: int) -> Cost:
+def cipherprune_moe(B: CostBackend, m: int, d: int, f: int, E: int, k: int, t: int) -> Cost:
     """The CipherPrune-style layer: gate -> compaction dispatch -> experts on E x t rows -> the combine
     that replays the compaction backwards."""
     return (B.gate(m, d, E, k).labelled("gate")
@@ -131,7 +129,7 @@ def cipherprune_moe(B: ModuleType, m: int, d: int, f: int, E: int, k: int, t: in
             + cipherprune_combine(B, m, d, E, k, t).labelled("combine"))
 
 
-def insecure_moe_balanced(B: ModuleType, m: int, d: int, f: int, E: int, k: int, t: int) -> Cost:
+def insecure_moe_balanced(B: CostBackend, m: int, d: int, f: int, E: int, k: int, t: int) -> Cost:
     """The insecure baseline with the routing opened and every expert given t tokens (the balanced load
     the papers' insecure runs assume): gate -> open K and W (2 m k values) -> experts on E x t rows; gathering
     tokens and weighting the outputs by opened routing are local. ``insecure.moe``'s real cost depends on
@@ -141,19 +139,25 @@ def insecure_moe_balanced(B: ModuleType, m: int, d: int, f: int, E: int, k: int,
             + expert_ffn(B, E, t, d, f, True).labelled("experts"))
 
 
-def piecewise_select(B: ModuleType, n: int, breakpoints: int) -> Cost:
-    """SecMoE select-then-compute: ``compare`` (n (P+1) comparisons), coefficient fetch (public: free),
-    ``square`` (n), ``evaluate`` (a1 x and a2 x^2: one product of 2n by 2n)."""
-    return (B.lt(n * breakpoints).labelled("compare") + B.square(n).labelled("square")
+def secmoe_activation(B: CostBackend, n: int, breakpoints: int) -> Cost:
+    """``secmoe.activation``, SecMoE select-then-compute: ``compare`` (n (P+1) comparisons), coefficient
+    fetch (public: free), ``square`` (n), ``evaluate`` (a1 x and a2 x^2: one product of 2n by 2n)."""
+    return (B.less_than_zero(n * breakpoints).labelled("compare") + B.square(n).labelled("square")
             + B.mul(2 * n, 2 * n, 2 * n).labelled("evaluate"))
 
 
-def piecewise_all(B: ModuleType, n: int, breakpoints: int) -> Cost:
-    """Baseline: ``compare``, ``square``, every piece's value (public coefficients: free), ``mux`` of the
-    n (P+2) segment bits with the n (P+2) values."""
+def piecewise_activation(B: CostBackend, n: int, breakpoints: int) -> Cost:
+    """``piecewise.activation``, the baseline: ``compare``, ``square``, every piece's value (public
+    coefficients: free), ``mux`` of the n (P+2) segment bits with the n (P+2) values."""
     segs = n * (breakpoints + 1)
-    return (B.lt(n * breakpoints).labelled("compare") + B.square(n).labelled("square")
+    return (B.less_than_zero(n * breakpoints).labelled("compare") + B.square(n).labelled("square")
             + B.mux_bits(segs, segs, segs).labelled("mux"))
+
+
+def lift(B: CostBackend, n: int) -> Cost:
+    """``he.lift`` of n residues (``protocols/he/lift.py``): u = c + s is compared with both thresholds
+    ceil(t/2) and ceil(3t/2) in one ``less_than_zero`` of 2n elements (step ``lift``)."""
+    return B.less_than_zero(2 * n).labelled("lift")
 
 
 def secmoe_he_select(m: int, k: int, E: int, block: int, params) -> Cost:
@@ -178,14 +182,14 @@ def secmoe_he_select(m: int, k: int, E: int, block: int, params) -> Cost:
                 ciphertexts=p * ch + 3 * p)
 
 
-def secmoe_moe(B: ModuleType, m: int, d: int, f: int, E: int, k: int, he_params) -> Cost:
+def secmoe_moe(B: CostBackend, m: int, d: int, f: int, E: int, k: int, he_params) -> Cost:
     """gate -> binary one-hot (m k E equalities without B2A) -> HE selection -> lift (3 m k d f values,
     two comparisons each) -> one SwiGLU per (token, slot) on the selected weights -> combine."""
     p = m * k
     return (B.gate(m, d, E, k).labelled("gate")
             + B.eq_binary(p * E).labelled("onehot")
             + secmoe_he_select(m, k, E, d * f, he_params).labelled("select")
-            + B.lt(2 * 3 * p * d * f).labelled("lift")
+            + lift(B, 3 * p * d * f)
             + expert_ffn(B, p, 1, d, f, True, weights="shared").labelled("ffn")
             + B.mul(p * d, p, p * d).labelled("combine"))
 
@@ -210,7 +214,7 @@ def secmoe_he_select_large(m: int, k: int, E: int, block: int, params) -> Cost:
                 ciphertexts=n_in + 3 * q * p)
 
 
-def secmoe_moe_encrypted(B: ModuleType, m: int, d: int, f: int, E: int, k: int, he_params) -> Cost:
+def secmoe_moe_encrypted(B: CostBackend, m: int, d: int, f: int, E: int, k: int, he_params) -> Cost:
     """PROJECTION ONLY (not implemented; the real protocol re-shares the weights): SecMoE's compute phase
     with the selected weights kept ENCRYPTED under the client's key. Per linear layer the client sends
     Enc(its share of the input) and the server answers the masked product (its own share times

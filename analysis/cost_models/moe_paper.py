@@ -38,36 +38,35 @@ authors' logs show to be below one byte per output element.
 """
 from __future__ import annotations
 
-from types import ModuleType
-
 from . import cheetah as CH
 from . import moe as M
+from .backend import SpuBackend
 from .cost import Cost
 
 ACTIVATIONS = ("gelu", "silu")
 
 
-def gate(B: ModuleType, m: int, d: int, E: int, k: int) -> Cost:
+def gate(B: SpuBackend, m: int, d: int, E: int, k: int) -> Cost:
     """``gate_routing``: shared logits, top-k over E, softmax over the k top values."""
     return (B.matmul(m, d, E).labelled("logits")
             + B.topk_op(m, E, k).labelled("topk")
             + (B.select(m * (k - 1)) + B.exp(m * k) + B.reciprocal(m) + B.mul(m * k)).labelled("softmax"))
 
 
-def dispatch(B: ModuleType, m: int, d: int, E: int, k: int, t: int) -> Cost:
+def dispatch(B: SpuBackend, m: int, d: int, E: int, k: int, t: int) -> Cost:
     """``pro3_addmask``'s token dispatch (module docstring), with the step labels of ``moe.cryptomoe_dispatch``
     where the two do the same thing (``mux``: the masks; ``dispatch_matmul``: tokens = one-hot_m x)."""
     n = k * m
-    return ((B.eq(E * n)).labelled("equal")
+    return ((B.equal_zero(E * n)).labelled("equal")
             + (B.b2a(E * n) + B.mux(E * n)).labelled("mux")
             + B.topk_op(E, n, t).labelled("topk")
-            + (B.mul(E * t) + B.lt(E * t)).labelled("floor")
+            + (B.mul(E * t) + B.less_than_zero(E * t)).labelled("floor")
             + (B.onehot_op(E * t, n) + B.onehot_op(E * t, m)).labelled("onehot")
             + B.matmul(E * t, m, d).labelled("dispatch_matmul")
             + B.bmm(E, t, n, 1).labelled("scores"))
 
 
-def experts(B: ModuleType, E: int, rows: int, d: int, f: int, batched: bool, activation: str = "gelu") -> Cost:
+def experts(B: SpuBackend, E: int, rows: int, d: int, f: int, batched: bool, activation: str = "gelu") -> Cost:
     """SwiGLU on E x ``rows`` rows: ``batched`` is the authors' proxy (one weight matrix for all rows,
     ``swiglu_batched``), otherwise one call per expert (``swiglu``)."""
     if activation not in ACTIVATIONS:
@@ -81,12 +80,12 @@ def experts(B: ModuleType, E: int, rows: int, d: int, f: int, batched: bool, act
     return up.labelled("up") + act.labelled(activation) + B.mul(n).labelled("gate_mul") + down.labelled("down")
 
 
-def combine(B: ModuleType, m: int, d: int, E: int, t: int) -> Cost:
+def combine(B: SpuBackend, m: int, d: int, E: int, t: int) -> Cost:
     """Scores times expert outputs, then the one-hot's transpose times them."""
     return B.mul(E * t * d).labelled("scale") + B.matmul(m, E * t, d).labelled("combine_matmul")
 
 
-def cryptomoe_layer(B: ModuleType, m: int, d: int, f: int, E: int, k: int, t: int,
+def cryptomoe_layer(B: SpuBackend, m: int, d: int, f: int, E: int, k: int, t: int,
                     activation: str = "gelu") -> Cost:
     """CryptoMoE as the authors ran it: gate, ``pro3_addmask``'s dispatch, the batched experts, combine."""
     return (gate(B, m, d, E, k).labelled("gate") + dispatch(B, m, d, E, k, t).labelled("dispatch")
@@ -94,7 +93,7 @@ def cryptomoe_layer(B: ModuleType, m: int, d: int, f: int, E: int, k: int, t: in
             + combine(B, m, d, E, t).labelled("combine"))
 
 
-def dense_layer(B: ModuleType, m: int, d: int, f: int, E: int, k: int, activation: str = "gelu") -> Cost:
+def dense_layer(B: SpuBackend, m: int, d: int, f: int, E: int, k: int, activation: str = "gelu") -> Cost:
     """``baseline2``: every expert on every token, weights by one-hot, combine by batched dots."""
     return (gate(B, m, d, E, k).labelled("gate")
             + experts(B, E, m, d, f, False, activation).labelled("experts")
@@ -103,12 +102,12 @@ def dense_layer(B: ModuleType, m: int, d: int, f: int, E: int, k: int, activatio
             + B.bmm(m, 1, E, d).labelled("combine"))
 
 
-def insecure_layer(B: ModuleType, m: int, d: int, f: int, E: int, k: int, t: int, activation: str = "gelu") -> Cost:
+def insecure_layer(B: SpuBackend, m: int, d: int, f: int, E: int, k: int, t: int, activation: str = "gelu") -> Cost:
     """``insecure_baseline`` (per-expert SwiGLU): the gate and each expert on t rows; the rest is local."""
     return gate(B, m, d, E, k).labelled("gate") + experts(B, E, t, d, f, False, activation).labelled("experts")
 
 
-def cipherprune_layer(B: ModuleType, m: int, d: int, f: int, E: int, k: int, t: int,
+def cipherprune_layer(B: SpuBackend, m: int, d: int, f: int, E: int, k: int, t: int,
                       activation: str = "gelu") -> Cost:
     """The authors' gate and batched experts around privmoe's CipherPrune-style compaction (module
     docstring: the authors' own CipherPrune-style pipeline is not public)."""
@@ -150,7 +149,7 @@ LAYERS = {"cryptomoe": cryptomoe_layer, "dense": dense_layer, "insecure": insecu
 
 
 def layer(name: str, m: int, d: int, f: int, E: int, k: int, t: int | None = None, activation: str = "gelu",
-          B: ModuleType = CH) -> Cost:
+          B: SpuBackend = CH) -> Cost:
     """One of ``LAYERS`` at the given sizes (``t`` is ignored by ``dense``)."""
     if name not in LAYERS:
         raise ValueError(f"unknown layer {name!r} (known: {', '.join(LAYERS)})")

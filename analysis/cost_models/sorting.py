@@ -1,5 +1,5 @@
-"""privmoe's top-t networks, written once over a backend's vocabulary: ``lt(n)`` (n comparisons) and
-``mux_bits(n_bits, n_data, n_out)`` (shared bits times shared values).
+"""privmoe's top-t networks, written once over a backend's vocabulary (``backend.CostBackend``):
+``less_than_zero(n)`` (n comparisons) and ``mux_bits(n_bits, n_data, n_out)`` (shared bits times shared values).
 
 ``crypten`` costs them exactly as ``protocols/mpc/primitives.py`` runs them; ``cheetah`` costs the same
 networks on SPU's unit costs (the ``protocol`` accounting: privmoe's method, not SPU's own sort, which is
@@ -8,8 +8,8 @@ networks on SPU's unit costs (the ``protocol`` accounting: privmoe's method, not
 from __future__ import annotations
 
 import math
-from types import ModuleType
 
+from .backend import CostBackend
 from .cost import Cost
 
 
@@ -17,7 +17,7 @@ def pad_pow2(n: int) -> int:
     return 1 << max(0, math.ceil(math.log2(n))) if n > 1 else 1
 
 
-def tournament(B: ModuleType, rows: int, width: int) -> Cost:
+def tournament(B: CostBackend, rows: int, width: int) -> Cost:
     """``primitives.tournament`` over a power-of-two ``width``: log2(width) levels; level l has
     p = rows * width / 2^(l+1) pairs: one comparison of p elements and one multiplexer multiplying the
     p bits by p x (2 + 2^(l+1)) elements (key and payload differences, both 2^l-wide one-hots).
@@ -26,19 +26,19 @@ def tournament(B: ModuleType, rows: int, width: int) -> Cost:
     for level in range(int(math.log2(width))):
         pairs = rows * width >> (level + 1)
         data = pairs * (2 + (2 << level))
-        total = total + (B.lt(pairs) + B.mux_bits(pairs, data, data)).labelled(f"level{level}")
+        total = total + (B.less_than_zero(pairs) + B.mux_bits(pairs, data, data)).labelled(f"level{level}")
     return total
 
 
-def bitonic(B: ModuleType, rows: int, width: int, payload: int) -> Cost:
+def bitonic(B: CostBackend, rows: int, width: int, payload: int) -> Cost:
     """``primitives.bitonic_sort``: s (s + 1)/2 stages (s = log2 width), each one comparison of
     rows * width/2 pairs and one multiplexer of those bits by rows * width/2 * (1 + payload) differences."""
     s = int(math.log2(width))
-    pairs = rows * width // 2
-    return (B.lt(pairs) + B.mux_bits(pairs, pairs * (1 + payload), pairs * (1 + payload))) * (s * (s + 1) // 2)
+    pairs, data = rows * width // 2, rows * width // 2 * (1 + payload)
+    return (B.less_than_zero(pairs) + B.mux_bits(pairs, data, data)) * (s * (s + 1) // 2)
 
 
-def topk_core(B: ModuleType, rows: int, length: int, t: int, method: str = "tournament") -> Cost:
+def topk_core(B: CostBackend, rows: int, length: int, t: int, method: str = "tournament") -> Cost:
     """``tournament``: t tournaments over the padded width (steps ``iter{j}``; keys, indices and
     knock-outs are local). ``bitonic``: one sorting network (step ``sort``)."""
     if method == "bitonic":
@@ -47,7 +47,7 @@ def topk_core(B: ModuleType, rows: int, length: int, t: int, method: str = "tour
     return sum((one.labelled(f"iter{j}") for j in range(t)), Cost())
 
 
-def topk_auto(B: ModuleType, rows: int, length: int, t: int, method: str = "auto") -> Cost:
+def topk_auto(B: CostBackend, rows: int, length: int, t: int, method: str = "auto") -> Cost:
     """``topk_labels``: the method ``protocols.mpc.topk.choose_method`` picks, ``topk_core`` of it."""
     from protocols.mpc.topk import choose_method
 

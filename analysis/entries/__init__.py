@@ -1,1 +1,1 @@
-"""One module per registered protocol; each calls ``analysis.registry.register``."""
+"""One module per registered protocol; each calls ``analysis.entry.register``."""

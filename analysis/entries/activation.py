@@ -15,11 +15,12 @@ import torch
 from hypothesis import strategies as st
 
 import functionalities.activation as F
-import protocols.mpc.piecewise as P
+import protocols.mpc.piecewise_activation as PA
+import protocols.mpc.secmoe_activation as SA
 from analysis import error_bounds as EB
 from analysis.cost_models import cheetah, crypten
 from analysis.cost_models import moe as M
-from analysis.registry import BadCase, Entry, InputSpec, register
+from analysis.entry import BadCase, Entry, InputSpec, register
 from analysis.strategies import tensor
 from functionalities.errors import FixedPointRangeError, PublicParameterError, ShapeError
 from functionalities.fixed_point import ULP, quantize
@@ -84,7 +85,7 @@ def _entry(name, real, structure, summary):
         ])
 
 
-register(_entry("secmoe.activation", P.select_then_compute, M.piecewise_select,
+register(_entry("secmoe.activation", SA.select_then_compute, M.secmoe_activation,
                 "SecMoE select-then-compute: comparisons, one-hot segment, fetch its coefficients, ONE quadratic"))
-register(_entry("piecewise.activation", P.evaluate_all, M.piecewise_all,
+register(_entry("piecewise.activation", PA.evaluate_all, M.piecewise_activation,
                 "baseline: evaluate every piece, multiplex by the segment one-hot"))

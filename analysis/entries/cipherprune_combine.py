@@ -10,20 +10,21 @@ E k ULP`` is the domain-wide a-priori bound (a token sums at most E k truncated 
 import torch
 from hypothesis import strategies as st
 
-import functionalities.dispatch as F
+import functionalities.combine as F
+import functionalities.dispatch as FD
 import protocols.mpc.cipherprune_combine as P
 from analysis import error_bounds as EB
 from analysis.cost_models import cheetah, crypten
 from analysis.cost_models import moe as M
 from analysis.entries._moe_params import ALIASES, ROUTING_DEFAULTS, derive_capacity
 from analysis.entries.cryptomoe_dispatch import BAD, validate
-from analysis.registry import Entry, InputSpec, register
+from analysis.entry import Entry, InputSpec, register
 from analysis.strategies import fixed_values, routing_inputs, routing_params, tensor
 from functionalities.fixed_point import ULP, quantize
 
 
 def ideal(p, i):
-    _, O, S = F.dispatch(i["x"], i["K"], i["W"], p["experts"], p["capacity"])
+    _, O, S = FD.dispatch(i["x"], i["K"], i["W"], p["experts"], p["capacity"])
     return F.combine(i["y"], O, S)
 
 
@@ -36,7 +37,7 @@ def parts(ideal, real, p, i):
     """[Part y] with the per-element bound of the module docstring (or a shape problem)."""
     if tuple(real.shape) != tuple(ideal.shape):
         return [f"out: shape {tuple(real.shape)} != ideal {tuple(ideal.shape)}"]
-    _, O, S = F.dispatch(i["x"], i["K"], i["W"], p["experts"], p["capacity"])
+    _, O, S = FD.dispatch(i["x"], i["K"], i["W"], p["experts"], p["capacity"])
     lo, hi = EB.trunc_interval(quantize(S).unsqueeze(-1) * quantize(i["y"]))      # (E, t, d)
     O = O.double()
     lo, hi = torch.einsum("etm,etd->md", O, lo), torch.einsum("etm,etd->md", O, hi)
@@ -68,7 +69,7 @@ register(Entry(
     ideal=ideal,
     real=lambda p, s: P.route_and_combine(s["x"], s["K"], s["W"], s["y"], p["experts"], p["capacity"]),
     validate=lambda p, i: (validate(p, {k: v for k, v in i.items() if k != "y"}),
-                           F.validate_combine(p["tokens"], p["hidden"], p["experts"], p["capacity"], i.get("y"))),
+                           F.validate(p["tokens"], p["hidden"], p["experts"], p["capacity"], i.get("y"))),
     input_specs=lambda p: [InputSpec("x", 0, (p["tokens"], p["hidden"])),
                            InputSpec("K", 0, (p["tokens"], p["top_k"]), integer=True),
                            InputSpec("W", 0, (p["tokens"], p["top_k"])),
@@ -83,6 +84,6 @@ register(Entry(
     errors=errors,
     error_bound=bound,
     leakage=("tokens", "hidden", "experts", "top_k", "capacity"),
-    doc="docs/protocols/cipherprune.md",
+    doc="docs/protocols/cipherprune_combine.md",
     bad_cases=BAD,
 ))

@@ -13,13 +13,13 @@ first: one < 1 ULP truncation per term).
 import torch
 from hypothesis import strategies as st
 
-import functionalities.dispatch as F
+import functionalities.combine as F
 import protocols.mpc.cryptomoe_combine as P
 from analysis import error_bounds as EB
 from analysis.cost_models import cheetah, crypten
 from analysis.cost_models import moe as M
 from analysis.entries._moe_params import ALIASES
-from analysis.registry import BadCase, Entry, InputSpec, register
+from analysis.entry import BadCase, Entry, InputSpec, register
 from analysis.strategies import SCORE_TIES, fixed_values, int_tensor, tensor
 from functionalities.errors import FixedPointRangeError, PublicParameterError, ShapeError
 from functionalities.fixed_point import ULP, quantize
@@ -56,7 +56,7 @@ def inputs(p):
 
 def validate(p, i):
     P.choose_variant(p["tokens"], p["hidden"], p["variant"])
-    F.validate_combine(p["tokens"], p["hidden"], p["experts"], p["capacity"], i.get("y"), i.get("O"), i.get("S"))
+    F.validate(p["tokens"], p["hidden"], p["experts"], p["capacity"], i.get("y"), i.get("O"), i.get("S"))
 
 
 def cost(B):

@@ -6,7 +6,7 @@ import protocols.mpc.cryptomoe_dispatch as P
 from analysis.cost_models import cheetah, crypten
 from analysis.cost_models import moe as M
 from analysis.entries._moe_params import ALIASES, ROUTING_DEFAULTS, derive_capacity
-from analysis.registry import BadCase, Entry, InputSpec, exact_check, register
+from analysis.entry import BadCase, Entry, InputSpec, exact_check, register
 from analysis.strategies import fixed_values, routing_inputs, routing_params, tensor
 from functionalities.errors import FixedPointRangeError, PublicParameterError, ShapeError
 

@@ -4,7 +4,7 @@ from hypothesis import strategies as st
 import functionalities.equal as F
 import protocols.mpc.equal as P
 from analysis.cost_models import cheetah, crypten
-from analysis.registry import BadCase, Entry, InputSpec, exact_check, register
+from analysis.entry import BadCase, Entry, InputSpec, exact_check, register
 from analysis.strategies import array, fixed_values, tensor
 from functionalities.errors import FixedPointRangeError, PublicParameterError, ShapeError
 

@@ -28,7 +28,7 @@ import functionalities.gate as F
 import protocols.mpc.gate as P
 from analysis import error_bounds as EB
 from analysis.cost_models import cheetah, crypten
-from analysis.registry import BadCase, Entry, InputSpec, register
+from analysis.entry import BadCase, Entry, InputSpec, register
 from analysis.strategies import tensor
 from functionalities.errors import FixedPointRangeError, PublicParameterError, ShapeError
 from functionalities.fixed_point import ULP

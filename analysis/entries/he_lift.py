@@ -2,10 +2,11 @@
 import torch
 from hypothesis import strategies as st
 
-import functionalities.he_shares as F
-import protocols.he.bridge as P
+import functionalities.lift as F
+import protocols.he.lift as P
 from analysis.cost_models import cheetah, crypten
-from analysis.registry import BadCase, Entry, InputSpec, exact_check, register
+from analysis.cost_models import moe as M
+from analysis.entry import BadCase, Entry, InputSpec, exact_check, register
 from analysis.strategies import array
 from functionalities.errors import FixedPointRangeError, PublicParameterError
 
@@ -21,21 +22,20 @@ register(Entry(
     name="he.lift",
     functionality="lift",
     kind="hybrid",
-    summary="HE -> shares bridge: residues mod t (client c, server s) to the centred value in Z_2^64",
+    summary="HE -> shares lift: residues mod t (client c, server s) to the centred value in Z_2^64",
     ideal=lambda p, i: F.lift(i["c"], i["s"], p["modulus"]),
     real=lambda p, s: P.lift(s["c"], s["s"], p["modulus"]),
     validate=lambda p, i: F.validate(p["n"], p["modulus"], i.get("c"), i.get("s")),
     input_specs=lambda p: [InputSpec("c", 0, (p["n"],), integer=True), InputSpec("s", 1, (p["n"],), integer=True)],
     defaults={"n": 8, "modulus": 1032193},
-    costs={"crypten": lambda p: crypten.less_than_zero(2 * p["n"]).labelled("lift"),
-           "cheetah": lambda p: cheetah.less_than(2 * p["n"]).labelled("lift")},
+    costs={"crypten": lambda p: M.lift(crypten, p["n"]), "cheetah": lambda p: M.lift(cheetah, p["n"])},
     params_strategy=lambda: st.fixed_dictionaries({"n": st.integers(1, 8),
                                                    "modulus": st.sampled_from([3, 65537, 1032193, 1073643521])}),
     inputs_strategy=_inputs,
     check=lambda ideal, real, p, i: exact_check(ideal, real, p, i, 0.0),
     error_bound=lambda p: 0.0,
     leakage=("n", "modulus"),
-    doc="docs/protocols/he_matmul.md",
+    doc="docs/protocols/lift.md",
     bad_cases=[BadCase("residue >= t", lambda p, i: (p, {**i, "c": i["c"] * 0 + p["modulus"]}), FixedPointRangeError),
                BadCase("modulus < 3", lambda p, i: ({**p, "modulus": 2}, i), PublicParameterError)],
 ))

@@ -11,7 +11,7 @@ from analysis.cost_models import moe as M
 from analysis.cost_models import moe_paper as MP
 from analysis.entries._moe_params import ALIASES, derive_capacity
 from analysis.moe_checks import check_layer, layer_bad_cases, layer_bound, layer_errors, layer_inputs, layer_specs
-from analysis.registry import Entry, register
+from analysis.entry import Entry, register
 from analysis.strategies import routing_params
 from functionalities.moe import moe_layer, validate
 from protocols.mpc.cryptomoe_combine import choose_variant
@@ -100,12 +100,12 @@ def layer_entry(name: str, semantics: str, summary: str, real, **fields) -> Entr
     """A MoE-layer entry: the fields every layer shares (spec, validation, input owners, check, bound,
     doc, bad cases) are set here; ``fields`` adds or overrides the rest."""
     exact = semantics == "exact"
-    base = dict(name=name, functionality=f"moe_layer[{semantics}]", kind="mpc", summary=summary,
+    base = dict(name=name, functionality=f"moe[{semantics}]", kind="mpc", summary=summary,
                 ideal=_ideal(semantics), real=real, validate=_validate(semantics), input_specs=layer_specs,
                 defaults={k: v for k, v in DEFAULTS.items() if not exact or k not in ("capacity", "capacity_factor")},
                 aliases=ALIASES, params_strategy=_small_params, inputs_strategy=layer_inputs,
                 check=check_layer(semantics), errors=layer_errors(semantics), error_bound=layer_bound,
-                leakage=LEAK if exact else LEAK + ("capacity",), doc="docs/protocols/moe_layer.md",
+                leakage=LEAK if exact else LEAK + ("capacity",), doc="docs/protocols/moe.md",
                 bad_cases=layer_bad_cases(balanced=not exact),
                 contrast=layer_contrast(None if exact else {"capacity": 1, "capacity_factor": 2.0}))
     base.update(fields)
@@ -138,6 +138,17 @@ register(layer_entry(
 # -- SecMoE: select-then-compute (hybrid MPC + HE) ------------------------------------------------------
 import protocols.mpc.secmoe_moe as SM  # noqa: E402
 from protocols.he.interface import HEParams  # noqa: E402
+
+
+def _secmoe_backend(p):
+    """The run's HE backend factory: SEAL, or the slot simulator (``simulators/he.py``) with the same counts."""
+    def make():
+        from protocols.he.seal_backend import SealBackend
+        from simulators.he import SimBackend
+
+        hp = HEParams(p["he_poly_degree"])
+        return SealBackend(hp) if p["he_backend"] == "seal" else SimBackend(hp)
+    return make
 
 
 def _secmoe_cost(B):
@@ -181,7 +192,7 @@ register(layer_entry(
     "secmoe.moe", "exact",
     "SecMoE: select each (token, slot)'s expert weights under HE (B2A inside), one SwiGLU on them",
     lambda p, s, own: SM.moe(_reshared_only(p) and s["x"], s["w_g"], s["U"], s["V"], s["D"], p["top_k"],
-                             {"he_backend": p["he_backend"], "he_poly_degree": p["he_poly_degree"]},
+                             _secmoe_backend(p),
                              own if "U" in own else None),
     kind="hybrid", plain_inputs=True, validate=_secmoe_validate,
     defaults={"tokens": 4, "hidden": 4, "ffn": 4, "experts": 4, "top_k": 2, "he_backend": "seal",
@@ -190,5 +201,5 @@ register(layer_entry(
     params_strategy=lambda: _small_params().map(
         lambda p: {**{k: v for k, v in p.items() if k != "capacity"}, "he_backend": "seal", "he_poly_degree": 4096,
                    "compute": "reshared"}),
-    leakage=LEAK + ("he_poly_degree",), doc="docs/protocols/secmoe.md",
+    leakage=LEAK + ("he_poly_degree",), doc="docs/protocols/secmoe_moe.md",
     contrast=layer_contrast({"he_backend": "sim", "he_poly_degree": 4096, "compute": "reshared"})))

@@ -1,14 +1,17 @@
 """Negative controls: protocols that are WRONG on purpose. Each must be caught by a check (an uncaught
 control fails ``privmoe verify``); none has a cost model, so no control is caught by a cost mismatch.
 Every one keeps the output correct (equivalence passes). ``insecure.moe`` (opens the routing; per-expert
-counts show in the message sizes) lives with the layers. The leaks are in ``protocols/mpc/leaks.py`` and
-``protocols/he/leaks.py``, planted from outside the protocol (``protocols/runtime/faults.py``):
+counts show in the message sizes) lives with the layers. Each control COMPOSES a secure entry with one
+leak from ``protocols/mpc/leaks.py`` or ``protocols/he/leaks.py``, planted from outside the protocol
+(``protocols/runtime/faults.py``: taps on published intermediates, a substituted generator, the runtime's
+dealer, a wrapped HE backend); no protocol has a parameter or switch for its control:
 
 =======================  ========================================================================  ===========
 control                  the leak                                                                  class
 =======================  ========================================================================  ===========
 ``leaky.dispatch``       CryptoMoE's dispatch that also opens the top-t token indices              unprotected
-``unmasked.matmul``      batch HE matmul: A B reaches the client without the server's mask         unprotected
+``unmasked.matmul``      batch HE matmul whose server's mask generator returns zeros: A B reaches   unprotected
+                         the client unmasked (the masks are still claimed)
 ``leaky_dealer.equal``   the dealer also hands the client the server's triple halves              mask reuse
 ``reuse.dispatch``       the dealer repeats one row of each Beaver mask: one mask row for every     mask reuse
                          expert in dispatch's mux, so eps_e - eps_e' is the routing
@@ -19,23 +22,31 @@ control                  the leak                                               
 ``weak_mask.dispatch``   S + r opened with r < 2^20 (claimed a 64-bit mask)                        weak mask
 ``one_token.gate``       the bit [K[0, 0] == 0] opened (claimed masked)                            unprotected
 ``key_leak.matmul``      the server holds a copy of the client's HE key and decrypts its queries   unprotected
-``unmasked_secmoe.moe``  SecMoE without its HE answer masks: the client decrypts expert weights    unprotected
+``unmasked_secmoe.moe``  SecMoE whose server's mask generator returns zeros: the client decrypts   unprotected
+                         expert weights
 =======================  ========================================================================  ===========
 """
 from dataclasses import replace
 
+import analysis.entries.cryptomoe_dispatch  # noqa: F401  the secure entries the controls compose
+import analysis.entries.equal  # noqa: F401
+import analysis.entries.gate  # noqa: F401
+import analysis.entries.matmul  # noqa: F401
+import analysis.entries.moe_layers  # noqa: F401
 import protocols.mpc.cryptomoe_dispatch as CD
 import protocols.mpc.gate as G
-from analysis.entries.he_matmul import runner
-from analysis.registry import get, register
+from analysis.entries.matmul import runner
+from analysis.entry import registered, register
+from protocols.he.leaks import KeyCopy, ZeroGenerator
 from protocols.mpc import leaks
 from protocols.runtime import step
 from protocols.runtime.faults import planted
 
 
 def _control(base: str, name: str, summary: str, **changes):
-    return register(replace(get(base), name=name, negative_control=True, summary=f"NEGATIVE CONTROL: {summary}",
-                            costs={}, **changes))
+    """The secure entry ``base`` composed with a leak (``changes``): a control, without cost models."""
+    return register(replace(registered(base), name=name, negative_control=True,
+                            summary=f"NEGATIVE CONTROL: {summary}", costs={}, **changes))
 
 
 def _dispatch(taps):
@@ -73,15 +84,15 @@ def _round_gate(p, s, own):
 
 def _secmoe_unmasked(base):
     def real(p, s, own):
-        with planted("secmoe: no answer masks"):
+        with planted(generators={("secmoe", "answer masks"): ZeroGenerator}, parties=("server",)):
             return base(p, s, own)
     return real
 
 
 _control("cryptomoe.dispatch", "leaky.dispatch", "CryptoMoE dispatch that opens the top-t token indices",
          real=_dispatch({"T": _open_indices}))
-_control("cryptomoe.batch_matmul", "unmasked.matmul", "HE matmul whose result reaches the client without the mask",
-         runner=runner("batch", mask=False))
+_control("cryptomoe.matmul", "unmasked.matmul", "HE matmul whose result reaches the client without the mask",
+         runner=runner("batch", leak=ZeroGenerator))
 _control("equal", "leaky_dealer.equal", "equal with a dealer that gives the client the server's triple halves",
          dealer="leaky")
 _control("cryptomoe.dispatch", "reuse.dispatch",
@@ -99,8 +110,8 @@ _control("cryptomoe.dispatch", "weak_mask.dispatch", "CryptoMoE dispatch that op
          real=_dispatch({"S": _in_step("mux", leaks.open_weakly_masked)}))
 _control("gate", "one_token.gate", "gate that opens the bit [K[0, 0] == 0] (claimed masked)",
          real=_gate({"K": _in_step("topk", lambda K: leaks.open_claimed(K[0:1, 0:1].eq(0)))}))
-_control("cryptomoe.batch_matmul", "key_leak.matmul",
+_control("cryptomoe.matmul", "key_leak.matmul",
          "HE matmul whose server holds a copy of the client's key and decrypts its queries",
-         runner=runner("batch", key_copy=True))
+         runner=runner("batch", leak=KeyCopy))
 _control("secmoe.moe", "unmasked_secmoe.moe", "SecMoE whose server returns its HE answers without masks",
-         real=_secmoe_unmasked(get("secmoe.moe").real))
+         real=_secmoe_unmasked(registered("secmoe.moe").real))

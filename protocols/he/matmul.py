@@ -25,13 +25,17 @@ from protocols.runtime.meter import Meter, PartyMeter
 PACKINGS = ("bolt", "batch")
 
 
-def respond(be: HEBackend, outs: list, rng, mask: bool = True) -> tuple[list, list]:
-    """The server's HE -> shares step: add a fresh uniform mask to every output (add_plain each);
-    returns the masked ciphertexts and the masks (the server's share is minus the mask).
-    ``mask=False`` is the NEGATIVE CONTROL (entry unmasked.matmul): the client decrypts A B itself."""
+def generator(rng: np.random.Generator | int) -> np.random.Generator:
+    """The server's mask generator: a Generator as given, or one seeded with the int."""
+    return rng if hasattr(rng, "integers") else np.random.default_rng(rng)
+
+
+def respond(be: HEBackend, outs: list, rng: np.random.Generator) -> tuple[list, list]:
+    """The server's HE -> shares step: add a fresh uniform mask (drawn from ``rng``, the server's private
+    generator) to every output (add_plain each); returns the masked ciphertexts and the masks (the server's
+    share is minus the mask)."""
     t_mod = be.plain_modulus
-    masks = [rng.integers(0, t_mod, be.params.slots, dtype=np.uint64) if mask else
-             np.zeros(be.params.slots, dtype=np.uint64) for _ in outs]
+    masks = [rng.integers(0, t_mod, be.params.slots, dtype=np.uint64) for _ in outs]
     return [be.switch_down(be.add_plain(o, m)) for o, m in zip(outs, masks)], masks
 
 
@@ -87,9 +91,10 @@ def _rows(A: np.ndarray, members: list[int], capacity: int, R: int) -> tuple[np.
     return packed, expert_of_row
 
 
-def he_matmul(be: HEBackend, A: np.ndarray, B: np.ndarray, packing: str, bsgs: bool, seed: int = 0,
-              mask: bool = True) -> HEMatmulRun:
-    """A (E, t, d_in), B (E, d_in, d_out) integers mod t -> additive shares of every A_e B_e."""
+def he_matmul(be: HEBackend, A: np.ndarray, B: np.ndarray, packing: str, bsgs: bool,
+              rng: np.random.Generator | int = 0) -> HEMatmulRun:
+    """A (E, t, d_in), B (E, d_in, d_out) integers mod t -> additive shares of every A_e B_e. ``rng``: the
+    server's mask generator (or its seed)."""
     experts, capacity, d_in = A.shape
     d_out = B.shape[-1]
     t_mod = np.uint64(be.plain_modulus)
@@ -97,7 +102,7 @@ def he_matmul(be: HEBackend, A: np.ndarray, B: np.ndarray, packing: str, bsgs: b
     plan = [(members, Layout(be.params.slots, R, d_in, d_out)) for members, R in groups(experts, capacity, packing)]
     be.prepare(set().union(*(rotation_steps(lay, bsgs) for _, lay in plan)))
     client, server = PartyMeter("client"), PartyMeter("server")
-    rng = np.random.default_rng(seed)
+    rng = generator(rng)
     c_share = np.zeros((experts, capacity, d_out), dtype=np.uint64)
     s_share = np.zeros_like(c_share)
     noise = []
@@ -108,7 +113,7 @@ def he_matmul(be: HEBackend, A: np.ndarray, B: np.ndarray, packing: str, bsgs: b
             sent.append((members, lay, rows_e, [be.encrypt(v) for v in pack_inputs(packed, lay)]))
         n_in = sum(len(cts) for *_, cts in sent)
         for members, lay, rows_e, cts in sent:                      # 2. server: product and mask
-            outs, masks = respond(be, matmul(be, cts, B, rows_e, lay, bsgs), rng, mask)
+            outs, masks = respond(be, matmul(be, cts, B, rows_e, lay, bsgs), rng)
             replies.append((members, lay, outs, masks))
         n_out = sum(len(o) for _, _, o, _ in replies)
         account(be, n_in, n_out, client, server, be.params.seeded_ciphertext_bytes())

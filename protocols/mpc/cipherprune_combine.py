@@ -1,4 +1,4 @@
-"""Pi_combine, CipherPrune-style: undo the dispatch's swaps (spec ``functionalities/dispatch.combine``).
+"""Pi_combine, CipherPrune-style: undo the dispatch's swaps (spec ``functionalities/combine.py``).
 
 Inputs [y] (E, t, d), the dispatch's kept scores [S'] (E, t) and its swap bits.
 1. ``scale``   -- y'_e = S'_e * y_e (E t d products, one truncation);

@@ -1,4 +1,4 @@
-"""Pi_combine, CryptoMoE (Algorithm 2); spec ``functionalities/dispatch.combine``.
+"""Pi_combine, CryptoMoE (Algorithm 2); spec ``functionalities/combine.py``.
 
 ``y = sum_e O_e^T (S'_e * y_e)``, inputs [y] (E, t, d), [O] (E, t, m), [S'] (E, t). Two orders:
 

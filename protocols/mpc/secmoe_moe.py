@@ -14,7 +14,7 @@ FFN on them. SecMoE drops nothing: k > 1 is one selection per (token, slot), wei
    Communication: m k ceil(E / G) inputs + 3 m k answers -- independent of E while E d f fits a ciphertext;
    server work grows with E.
 4. ``lift``     -- the client's decryptions and the server's minus-masks, residues mod t, become Z_2^64
-   shares of the selected fixed-point weights (``protocols/he/bridge.lift``: one batched comparison).
+   shares of the selected fixed-point weights (``protocols/he/lift.lift``: one batched comparison).
 5. ``ffn``      -- one SwiGLU per (j, s) with the selected (secret) weights (protocols/mpc/expert.py,
    batched over the m k pairs), then ``combine``: y_j = sum_s W[j, s] out[j, s].
 Outputs y (m, d), K, W shared. Leakage: m, d, d_ff, E, k and the HE parameters. Thread mode only
@@ -23,6 +23,7 @@ Outputs y (m, d), K, W shared. Leakage: m, d, d_ff, E, k and the HE parameters. 
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import numpy as np
 import torch
@@ -30,9 +31,9 @@ import torch
 from functionalities.fixed_point import FRAC_BITS, encode
 from protocols.crypten_shim import BinarySharedTensor, MPCTensor, current_party
 from protocols.he import channel as he_channel
-from protocols.he.bridge import lift
-from protocols.he.interface import HEParams
-from protocols.runtime import faults, step
+from protocols.he.lift import lift
+from protocols.he.interface import HEBackend
+from protocols.runtime import step
 from protocols.runtime.ledger import client_key, he_answer_mask
 
 from .expert import expert_ffn
@@ -62,24 +63,17 @@ def onehot_binary(K: MPCTensor, experts: int) -> torch.Tensor:
     return a.eq(b).share & 1
 
 
-def _backend(params: dict):
-    from protocols.he.seal_backend import SealBackend
-    from simulators.he import SimBackend
-
-    hp = HEParams(params["he_poly_degree"])
-    return SealBackend(hp) if params["he_backend"] == "seal" else SimBackend(hp)
-
-
 def moe(x: MPCTensor, w_g: MPCTensor, U: MPCTensor, V: MPCTensor, D: MPCTensor, top_k: int,
-        he: dict, server_weights: dict | None):
-    """-> y (m, d), K, W shared. ``he``: {"he_backend", "he_poly_degree"}; ``server_weights``: the server's
+        make_backend: Callable[[], HEBackend], server_weights: dict | None):
+    """-> y (m, d), K, W shared. ``make_backend``: builds the run's HE backend (SEAL or the slot simulator;
+    the registry entry chooses, so this module needs neither); ``server_weights``: the server's
     plaintext U, V, D (the HE step needs them in the clear; None on the client)."""
     check_layer(x, w_g, U, top_k, None, "exact")
     party = current_party()
     tokens, hidden = x.shape
     experts, _, ffn = U.shape
     block = hidden * ffn
-    ch = he_channel.channel(lambda: _backend(he))
+    ch = he_channel.channel(make_backend)
     be, slots = ch.backend, ch.backend.params.slots
     per, chunks, levels = layout(experts, block, slots)
     be.prepare({(block << i) % slots for i in range(levels)})
@@ -109,7 +103,7 @@ def moe(x: MPCTensor, w_g: MPCTensor, U: MPCTensor, V: MPCTensor, D: MPCTensor, 
             for name in ("U", "V", "D"):
                 w = encode(server_weights[name]).reshape(experts, block).numpy() % t_mod
                 mats.append(w.astype(np.uint64))
-            rng = np.random.default_rng(party.local_seed("secmoe", "answer masks"))
+            rng = party.numpy_generator("secmoe", "answer masks")
             answers, mine = [], []
             for p in range(pairs):
                 sums = [None, None, None]
@@ -130,8 +124,6 @@ def moe(x: MPCTensor, w_g: MPCTensor, U: MPCTensor, V: MPCTensor, D: MPCTensor, 
                         sums[i] = acc if sums[i] is None else be.add(sums[i], acc)
                 for s in sums:
                     m = rng.integers(0, t_mod, slots, dtype=np.uint64)
-                    if faults.active("secmoe: no answer masks"):       # negative control only
-                        m = np.zeros_like(m)
                     answers.append(be.switch_down(be.add_plain(s, m)))
                     mine.append(((t_mod - m[:block]) % t_mod).astype(np.int64))
             he_channel.send(ch, answers, be.params.response_bytes(), he_answer_mask(t_mod))

@@ -1,14 +1,16 @@
 """Planted faults: how a negative control breaks a real protocol without a flag in the protocol's code.
 
-A negative control (``analysis/entries/negative_controls.py``) is a secure protocol with one leak added
-on purpose, to show that a check fails when something is wrong. The leak is *planted* from outside:
+A negative control (``analysis/entries/negative_controls.py``) is a secure protocol composed with one
+leak, to show that a check fails when something is wrong. The leak is *planted* from outside:
 
 * a **tap** runs when the protocol publishes a named intermediate (``protocols.mpc.sharing.trace``): the
   leak in ``protocols/mpc/leaks.py`` gets the party's share of, e.g., the routing ``K`` and misuses it;
-* a **fault** is a named switch a protocol consults at one honest point where a bug could sit (e.g.
-  ``"secmoe: no answer masks"``): ``active(name)`` is False in every ordinary run.
+* a **generator** replaces one of the party's private random sources (``Party.numpy_generator(label)``)
+  with a broken one (e.g. ``protocols/he/leaks.ZeroGenerator``: answer masks that are all zero), the bug
+  of a party whose PRNG fails.
 
 Both live on the current party (one per thread or process), so two runs never see each other's faults.
+Protocol code has no switch: it publishes intermediates and draws from its generators as in every run.
 
 >>> with planted(taps={"K": leak_fn}): protocol(...)        # inside a party, around the protocol
 """
@@ -19,40 +21,41 @@ from typing import Callable, Iterator
 
 from protocols.crypten_shim import current_party
 
-#: the faults a protocol may consult (a typo in a control must not silently plant nothing)
-FAULTS = ("secmoe: no answer masks",)
-
 
 @contextlib.contextmanager
-def planted(*faults: str, taps: dict[str, Callable] | None = None) -> Iterator[None]:
-    """Plant ``faults`` (names from ``FAULTS``) and ``taps`` (intermediate name -> fn(share)) in the
-    current party for the duration of the block."""
-    unknown = [f for f in faults if f not in FAULTS]
-    if unknown:
-        raise ValueError(f"unknown fault(s) {unknown}; known: {FAULTS}")
-    state = current_party().planted
-    before = (set(state["faults"]), dict(state["taps"]))
-    state["faults"] |= set(faults)
+def planted(*, taps: dict[str, Callable] | None = None,
+            generators: dict[tuple, Callable[[], object]] | None = None,
+            parties: tuple[str, ...] = ("client", "server")) -> Iterator[None]:
+    """Plant ``taps`` (intermediate name -> fn(share)) and ``generators`` (the labels a protocol passes to
+    ``Party.numpy_generator`` -> a factory of the substitute) in the current party for the block.
+
+    Only the ``parties`` named plant anything (a broken generator is one party's: e.g. the server's). A
+    planted fault the protocol never reached in that party (a misspelt intermediate or generator label)
+    is an error when the block ends: a control must not silently plant nothing."""
+    party = current_party()
+    if party.name not in parties:
+        yield
+        return
+    state = party.planted
+    before = (dict(state["taps"]), dict(state["generators"]), set(state["reached"]))
     for name, fn in (taps or {}).items():
         state["taps"][name] = state["taps"].get(name, ()) + (fn,)
+    wanted = {("tap", name) for name in taps or {}} | {("generator", tuple(k)) for k in generators or {}}
+    state["generators"].update({tuple(k): f for k, f in (generators or {}).items()})
+    state["reached"] -= wanted
     try:
         yield
+        missed = sorted(str(w[1]) for w in wanted - state["reached"])
+        if missed:
+            raise ValueError(f"planted fault(s) never reached by the protocol (misspelt?): {missed}")
     finally:
-        state["faults"], state["taps"] = before
-
-
-def active(name: str) -> bool:
-    """Is the fault ``name`` planted in the current party? (False in every ordinary run.)"""
-    if name not in FAULTS:
-        raise ValueError(f"unknown fault {name!r}; known: {FAULTS}")
-    try:
-        party = current_party()
-    except RuntimeError:
-        return False
-    return name in party.planted["faults"]
+        state["taps"], state["generators"], state["reached"] = before
 
 
 def fire(name: str, value) -> None:
     """Run the taps planted on the intermediate ``name`` (called by ``trace``)."""
-    for fn in current_party().planted["taps"].get(name, ()):
+    state = current_party().planted
+    if name in state["taps"]:
+        state["reached"].add(("tap", name))
+    for fn in state["taps"].get(name, ()):
         fn(value)

@@ -5,6 +5,7 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import Iterator
 
+import numpy as np
 import torch
 
 from protocols.crypten_shim import current_party
@@ -37,8 +38,8 @@ class Party:
     #: the seed of this party's PRIVATE randomness (its dealer stream, its local draws); by default
     #: derived from the run seed. The ledger's check redraws one party's while the other's stays fixed.
     private_override: int | None = None
-    #: faults and taps a negative control planted (``protocols/runtime/faults.py``); empty otherwise
-    planted: dict = field(default_factory=lambda: {"faults": set(), "taps": {}})
+    #: taps and generators a negative control planted (``protocols/runtime/faults.py``); empty otherwise
+    planted: dict = field(default_factory=lambda: {"taps": {}, "generators": {}, "reached": set()})
 
     @property
     def name(self) -> str:
@@ -51,6 +52,15 @@ class Party:
     def local_generator(self, *labels: object) -> torch.Generator:
         """A generator only this party knows, reproducible from its private seed and the labels."""
         return torch.Generator().manual_seed(self.local_seed(*labels))
+
+    def numpy_generator(self, *labels: object) -> np.random.Generator:
+        """A numpy generator only this party knows (HE answer masks), from its private seed and the labels;
+        a negative control may have planted a broken substitute for these labels (``faults.planted``)."""
+        substitute = self.planted["generators"].get(labels)
+        if substitute is None:
+            return np.random.default_rng(self.local_seed(*labels))
+        self.planted["reached"].add(("generator", labels))
+        return substitute()
 
     def local_seed(self, *labels: object) -> int:
         """A seed only this party knows (for numpy generators: HE masks, encryption randomness)."""

@@ -123,6 +123,25 @@ def locate(m: Mutant, root: Path = ROOT) -> tuple[int, str | None]:
                          f"in the file")
 
 
+def fix_lines(mutants: list[Mutant], path: Path = CATALOGUE) -> str:
+    """Rewrite the ``line = N`` of every mutant whose original text moved (``locate``'s warning); a text that
+    vanished stays an error. -> a one-line summary."""
+    text = path.read_text()
+    fixed = 0
+    for m in mutants:
+        line, warning = locate(m)
+        if warning is None:
+            continue
+        head = f'id = "{m.id}"'
+        at = text.index(head)
+        old = f"line = {m.line}\n"
+        pos = text.index(old, at)
+        text = text[:pos] + f"line = {line}\n" + text[pos + len(old):]
+        fixed += 1
+    path.write_text(text)
+    return f"{fixed} line numbers rewritten in {path.name}"
+
+
 def selection_problems(m: Mutant, root: Path = ROOT) -> list[str]:
     """Every selection item must name an existing test file under tests/."""
     problems = []
@@ -282,6 +301,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--only", nargs="+", metavar="ID", help="run only these mutants")
     ap.add_argument("--list", action="store_true", help="print the catalogue and exit")
+    ap.add_argument("--fix-lines", action="store_true",
+                    help="rewrite stale line numbers in the catalogue (where the original text moved) and exit")
     ap.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per mutant's whole selection")
     ap.add_argument("--scratch", default=None, help="parent directory of the scratch copy (default: the system tmp)")
     ap.add_argument("--keep", action="store_true", help="keep the scratch copy")
@@ -291,6 +312,9 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))     # clean up the scratch copy on SIGTERM too
     mutants = load()
+    if args.fix_lines:
+        print(fix_lines(mutants))
+        return 0
     if args.list:
         for m in mutants:
             print(f"{m.id:28} {m.category:13} {m.file}:{m.line}  {m.models}\n{'':43}kill: {' '.join(m.pytest_args())}")

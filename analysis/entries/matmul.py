@@ -1,4 +1,4 @@
-"""Registry entries: the HE ciphertext x plaintext matmuls -- ``bolt.matmul``, ``cryptomoe.batch_matmul``
+"""Registry entries: the HE ciphertext x plaintext matmuls -- ``bolt.matmul``, ``cryptomoe.matmul``
 and ``nexus.matmul`` (backends ``seal`` and ``sim``; same counts on both, by formula). ``bsgs`` applies to
 the first two, ``pack`` (values per compressed ciphertext) to NEXUS; each ignores the other's."""
 import time
@@ -7,14 +7,14 @@ import numpy as np
 import torch
 from hypothesis import strategies as st
 
-import functionalities.he_matmul as F
+import functionalities.matmul as F
 from analysis.cost_models import he as H
-from analysis.registry import BadCase, Entry, InputSpec, exact_check, register
+from analysis.entry import BadCase, Entry, InputSpec, exact_check, register
 from analysis.strategies import array
 from functionalities.errors import FixedPointRangeError, PublicParameterError, ShapeError
 from protocols.he.interface import HEParams
-from protocols.he import nexus as NX
-from protocols.he.leaks import KeyCopy
+from protocols.he import nexus_matmul as NX
+from protocols.he.leaks import KeyCopy, ZeroGenerator
 from protocols.he.matmul import he_matmul
 from protocols.he.seal_backend import SealBackend
 from protocols.runtime.dealer import derive_seed
@@ -58,41 +58,45 @@ def validate(p, i):
     F.validate(p["experts"], p["capacity"], p["d_in"], p["d_out"], modulus(p), i.get("A"), i.get("B"))
 
 
-def runner(packing: str, mask: bool = True, key_copy: bool = False):
-    """The runner of one packing. Negative controls only: ``mask=False`` returns A B to the client
-    unmasked; ``key_copy=True`` gives the server a copy of the client's secret key
-    (``protocols/he/leaks.py``): it decrypts the client's ciphertexts."""
+def runner(packing: str, leak=None):
+    """The runner of one packing. ``leak`` composes a NEGATIVE CONTROL with it (``protocols/he/leaks.py``;
+    None in every secure entry): ``KeyCopy`` wraps the backend (the server keeps a copy of the client's
+    key and reads its ciphertexts), ``ZeroGenerator`` replaces the server's mask generator."""
     def run(p, inputs, backend_name, seed, private_seeds=(None, None)):
-        from analysis.harness import RealRun
+        from analysis.entry import RealRun
 
         if backend_name != "sim-count":
             validate(p, inputs)
         be = backend(backend_name, p, seed)
-        if key_copy:
-            be = KeyCopy(be)
         # the server's answer masks are its private randomness (the ledger redraws them)
-        mask_seed = derive_seed(private_seed(seed, "server", private_seeds[1]), "local", "he-masks")
+        rng = np.random.default_rng(derive_seed(private_seed(seed, "server", private_seeds[1]), "local", "he-masks"))
+        if leak is KeyCopy:
+            be = KeyCopy(be)
+        elif leak is ZeroGenerator:
+            rng = ZeroGenerator()
+        elif leak is not None:
+            raise ValueError(f"unknown HE leak {leak!r}")
         start = time.perf_counter()
         if packing == "nexus":
-            r = NX.matmul(be, inputs["A"].numpy(), inputs["B"].numpy(), p["pack"], mask_seed)
+            r = NX.matmul(be, inputs["A"].numpy(), inputs["B"].numpy(), p["pack"], rng)
         else:
-            r = he_matmul(be, inputs["A"].numpy(), inputs["B"].numpy(), packing, p["bsgs"], mask_seed, mask)
+            r = he_matmul(be, inputs["A"].numpy(), inputs["B"].numpy(), packing, p["bsgs"], rng)
         t_mod = be.plain_modulus
         out = torch.tensor(((r.client_share + r.server_share) % np.uint64(t_mod)).astype(np.int64))
-        views = he_views(r, t_mod, masked=mask)
-        if key_copy:     # what the server reads with its copy of the key (it still claims the client's key)
+        views = he_views(r, t_mod)
+        if isinstance(be, KeyCopy):     # what the server reads with its copy of the key (it claims the client's key)
             views["server"].append(ViewItem("decrypted", "matmul", "client",
                                             torch.tensor(be.server_reads().astype(np.int64)), client_key(t_mod), 1))
         return RealRun(out, r.meter, time.perf_counter() - start, r.counts, r.noise_budget, views=views)
     return run
 
 
-def he_views(r, t_mod: int, masked: bool = True) -> dict:
+def he_views(r, t_mod: int) -> dict:
     """The parties' views of one HE matmul: the client decrypts the answers (masked by the server: uniform
     mod t); the server receives the client's ciphertexts (under the client's key; its view keeps their
     count, not their slots, which only the key holder could read)."""
     decrypted = ViewItem("decrypted", "matmul", "server", torch.tensor(r.client_share.astype(np.int64)).reshape(-1),
-                         he_answer_mask(t_mod) if masked else None, 2)
+                         he_answer_mask(t_mod), 2)
     cts = ViewItem("ciphertext", "matmul", "client", torch.zeros(r.counts["ciphertexts_in"], dtype=torch.int64),
                    client_key(t_mod), 1)
     return {"client": [decrypted], "server": [cts]}
@@ -143,14 +147,14 @@ def contrast():
 
 
 def _entry(name: str, packing: str, summary: str, doc: str) -> Entry:
-    def cost(p):
-        if packing == "nexus":
-            return H.nexus(p["experts"], p["capacity"], p["d_in"], p["d_out"], p["poly_degree"], p["pack"], he_params(p))
-        return H.matmul(p["experts"], p["capacity"], p["d_in"], p["d_out"], p["poly_degree"], p["bsgs"], packing,
-                        he_params(p))
+    model = {"bolt": H.bolt_matmul, "batch": H.cryptomoe_matmul, "nexus": H.nexus_matmul}[packing]
+
+    def cost(p):                       # the cost function of the entry's stem (bolt_matmul, ...)
+        last = p["pack"] if packing == "nexus" else p["bsgs"]
+        return model(p["experts"], p["capacity"], p["d_in"], p["d_out"], p["poly_degree"], last, he_params(p))
     return Entry(
-        name=name, functionality="he_matmul", kind="he", summary=summary,
-        ideal=lambda p, i: F.he_matmul(i["A"], i["B"], modulus(p)),
+        name=name, functionality="matmul", kind="he", summary=summary,
+        ideal=lambda p, i: F.matmul(i["A"], i["B"], modulus(p)),
         real=None, runner=runner(packing), validate=validate,
         input_specs=lambda p: [InputSpec("A", 0, (p["experts"], p["capacity"], p["d_in"]), integer=True),
                                InputSpec("B", 1, (p["experts"], p["d_in"], p["d_out"]), integer=True)],
@@ -162,10 +166,10 @@ def _entry(name: str, packing: str, summary: str, doc: str) -> Entry:
 
 
 register(_entry("bolt.matmul", "bolt", "BOLT column packing per expert, block-diagonal product (+ BSGS)",
-                "docs/protocols/he_matmul.md"))
-register(_entry("cryptomoe.batch_matmul", "batch",
+                "docs/protocols/matmul.md"))
+register(_entry("cryptomoe.matmul", "batch",
                 "CryptoMoE batch packing: all experts' rows in one ciphertext, per-row weights (+ BSGS)",
-                "docs/protocols/he_matmul.md"))
+                "docs/protocols/matmul.md"))
 register(_entry("nexus.matmul", "nexus",
                 "NEXUS per expert: coefficient-packed inputs, automorphism expansion, slot products, folding",
-                "docs/protocols/he_matmul.md"))
+                "docs/protocols/matmul.md"))

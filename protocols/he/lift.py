@@ -1,4 +1,4 @@
-"""The bridge from HE -> shares mod t (``protocols/he/matmul``) to CrypTen's Z_2^64 shares.
+"""Pi_lift: from HE -> shares mod t (``protocols/he/matmul``) to CrypTen's Z_2^64 shares.
 
 The client holds c, the server s, both in [0, t), with c + s = v (mod t) for a value v with |v| < t/2
 (the fixed-point range). Sharing c and s as integers is free (PRZS); u = c + s lies in [0, 2t) exactly,

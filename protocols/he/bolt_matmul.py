@@ -11,6 +11,7 @@ from __future__ import annotations
 from protocols.he.matmul import he_matmul
 
 
-def matmul(be, A, B, bsgs: bool = False, seed: int = 0):
-    """A (E, t, d_in), B (E, d_in, d_out) mod t -> HEMatmulRun (shares of A_e B_e)."""
-    return he_matmul(be, A, B, "bolt", bsgs, seed)
+def matmul(be, A, B, bsgs: bool = False, rng=0):
+    """A (E, t, d_in), B (E, d_in, d_out) mod t -> HEMatmulRun (shares of A_e B_e); ``rng``: the server's
+    mask generator or its seed."""
+    return he_matmul(be, A, B, "bolt", bsgs, rng)

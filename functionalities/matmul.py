@@ -1,4 +1,4 @@
-"""F_he_matmul: every expert's product A_e B_e over Z_t (the ideal of the HE matmul protocols).
+"""F_matmul: every expert's product A_e B_e over Z_t (the ideal of the HE matmul protocols).
 
 Inputs: client A (E, t, d_in), server B (E, d_in, d_out), integers in [0, plain modulus). Output
 (shared additively mod t): (E, t, d_out) with ``out_e = A_e B_e mod t``. Leakage: E, t, d_in, d_out and
@@ -27,7 +27,7 @@ def validate(experts: int, capacity: int, d_in: int, d_out: int, modulus: int, A
             raise FixedPointRangeError(f"{name}: values must lie in [0, {modulus})")
 
 
-def he_matmul(A: torch.Tensor, B: torch.Tensor, modulus: int) -> torch.Tensor:
+def matmul(A: torch.Tensor, B: torch.Tensor, modulus: int) -> torch.Tensor:
     """(E, t, d_in) x (E, d_in, d_out) -> (E, t, d_out) mod ``modulus`` (exact integer arithmetic)."""
     a = A.numpy().astype(object)
     b = B.numpy().astype(object)

@@ -1,7 +1,7 @@
 """Pi_matmul, NEXUS (NDSS'25) ciphertext x plaintext matmul, applied per expert (nothing amortises).
 
 NEXUS is built to amortise one plaintext weight over many inputs; in MoE every expert has its own tokens
-and weights. The structure (``docs/protocols/he_matmul.md``; NEXUS, Zhang et al., NDSS 2025):
+and weights. The structure (``docs/protocols/matmul.md``; NEXUS, Zhang et al., NDSS 2025):
 1. client: all experts' A values, pre-multiplied by 2^-l mod t, as polynomial COEFFICIENTS, up to
    ``pack`` (a power of two <= N) per ciphertext (coefficient encoding: N L 8 + 64 bytes each);
 2. server, ``expand``: each compressed ciphertext becomes one ciphertext per value by the query-expansion
@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from protocols.he.interface import HEBackend
-from protocols.he.matmul import HEMatmulRun, account, finish, respond
+from protocols.he.matmul import HEMatmulRun, account, finish, generator, respond
 from protocols.runtime.meter import PartyMeter
 
 
@@ -72,8 +72,10 @@ def _row(weights: np.ndarray, slots: int) -> np.ndarray:
     return w
 
 
-def matmul(be: HEBackend, A: np.ndarray, B: np.ndarray, pack: int = 256, seed: int = 0) -> HEMatmulRun:
-    """A (E, t, d_in), B (E, d_in, d_out) mod t -> shares of every A_e B_e."""
+def matmul(be: HEBackend, A: np.ndarray, B: np.ndarray, pack: int = 256,
+           rng: np.random.Generator | int = 0) -> HEMatmulRun:
+    """A (E, t, d_in), B (E, d_in, d_out) mod t -> shares of every A_e B_e; ``rng``: the server's mask
+    generator or its seed."""
     experts, capacity, d_in = A.shape
     d_out = B.shape[-1]
     n, slots, t_mod = be.params.poly_degree, be.params.slots, be.plain_modulus
@@ -87,7 +89,7 @@ def matmul(be: HEBackend, A: np.ndarray, B: np.ndarray, pack: int = 256, seed: i
     inv = pow(pack, -1, t_mod)
     flat = (A.reshape(-1).astype(object) * inv % t_mod).astype(np.uint64)
     client, server = PartyMeter("client"), PartyMeter("server")
-    rng = np.random.default_rng(seed)
+    rng = generator(rng)
     with client.step("matmul"), server.step("matmul"):
         sent = [be.encrypt_coeffs(flat[i * pack:(i + 1) * pack]) for i in range(n_in)]          # 1.
         leaves = [leaf for ct in sent for leaf in expand(be, ct, pack)][:values]               # 2.
