@@ -411,7 +411,8 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except (PrivMoEError, KeyError) as exc:
-        print(f"privmoe: error: {exc}", file=sys.stderr)
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc    # no KeyError repr quotes
+        print(f"privmoe: error: {message}", file=sys.stderr)
         return 1 if isinstance(exc, (PeerError,)) or type(exc).__name__ == "HandshakeError" else 2
 
 

@@ -50,7 +50,9 @@ def test_bad_parameters_exit_2_with_a_message(capsys):
     code, _, err = run(capsys, "costs", "topk", "--set", "nonsense=1")
     assert code == 2 and "unknown parameter" in err
     code, _, err = run(capsys, "verify", "no-such-protocol")
-    assert code == 2 and "unknown protocol" in err
+    assert code == 2 and "unknown protocol" in err and not err.split("error: ")[1].startswith(('"', "'"))
+    code, _, err = run(capsys, "costs", "cryptomoe.batch_matmul")       # renamed (one stem per protocol)
+    assert code == 2 and "now called 'cryptomoe.matmul'" in err
 
 
 def test_verify_json_reports_every_check(capsys):
