@@ -81,8 +81,10 @@ class Entry:
     negative_control: bool = False
     #: derives resolved public parameters (e.g. capacity t from capacity_factor) before validation
     derive: Callable[[Params], Params] | None = None
-    #: runs the real protocol itself: (params, inputs, backend, seed) -> RealRun; None = the
-    #: two-party MPC runtime. HE protocols bring one (their backends are ``seal`` and ``sim``).
+    #: runs the real protocol itself: (params, inputs, backend, seed) -> RealRun; None (every entry today)
+    #: = the two-party runtime. An HE entry (kind ``he``) runs there too: its ``real(params, own, backend)``
+    #: gets the party's own plaintext inputs and the HE backend's name (``seal``, ``sim``, or ``sim-count``:
+    #: the simulator without values, for measured runs at sizes where values would be too slow)
     runner: Callable[..., Any] | None = None
     #: the real protocol also needs the party's own PLAINTEXT inputs (e.g. SecMoE's server computes on
     #: its weights under HE): called as real(params, shared, own_inputs)

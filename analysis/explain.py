@@ -106,16 +106,12 @@ def walk(name: str, sets: dict | None = None, seed: int = 0, inputs: dict[str, A
                                           "shape": list(v.shape), "given": k in given}
                                       for k, v in inputs.items()},
                            "leakage": list(entry.leakage), "backend": backend, "steps": []}
-    if entry.runner is not None:                          # HE: one request, one answer
-        run = harness.run_real(entry, params, inputs, seed=seed)
-        meter, views, traces, shares = run.meter, run.views or {}, {}, None
-        real = run.outputs
-    else:
-        own = [{k: v for k, v in inputs.items() if owners[k] == r} for r in (0, 1)]
-        res = run_two_party(runs.party_fn, ((name, params, own[0]), (name, params, own[1])), seed=seed,
-                            record_views=True, dealer=entry.dealer)
-        meter, views, traces, shares = res.meter, res.meter.views, res.meter.traces, res.outputs
-        real = reconstruct(*res.outputs)
+    own = [{k: v for k, v in inputs.items() if owners[k] == r} for r in (0, 1)]
+    he = (backend,) if entry.kind == "he" else ()
+    res = run_two_party(runs.party_fn, ((name, params, own[0]) + he, (name, params, own[1]) + he), seed=seed,
+                        record_views=True, dealer=entry.dealer)
+    meter, views, traces, shares = res.meter, res.meter.views, res.meter.traces, res.outputs
+    real = reconstruct(*res.outputs)
     model_steps = dict(model.steps) if model is not None else {}
     for number, path in enumerate([p for p in meter.step_paths() if p != "setup" and p.count("/") <= 1], start=1):
         msgs = [m for m in meter.messages if (m.step == path or m.step.startswith(path + "/")) and m.phase != "setup"]

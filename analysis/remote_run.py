@@ -28,9 +28,9 @@ def run_party(role: str, host: str, port: int, name: str, sets: dict, seed: int,
     from protocols.mpc.sharing import reconstruct
 
     entry = registry.get(name)
-    if entry.runner is not None or entry.kind == "he":
-        raise PrivMoEError(f"{name} is an HE protocol run in one process; `privmoe run` runs the "
-                           "two-party (MPC and hybrid) protocols")
+    if entry.runner is not None:
+        raise PrivMoEError(f"{name} runs in one process (its entry brings its own runner); `privmoe run` runs "
+                           "the two-party protocols")
     params = entry.resolve(sets)
     rank = 0 if role == "client" else 1
     init = handshake(role, host, port, {"protocol": name, "params": params, "seed": seed}, timeout)

@@ -101,18 +101,13 @@ SWEEPS = [
 
 def section_model_sweep(seed: int) -> list[dict]:
     """5 (figure): ``SWEEPS``, each size measured beside its model (tidy rows of section ``5s``)."""
-    import torch
-
     rows = []
     for name, backend, sizes in SWEEPS:
         e = registry.get(name)
         for size in sizes:
             p = e.resolve(size)
-            if e.runner is not None:   # HE: the count-only simulator takes zeros (its counts ignore values)
-                zeros = {s.name: torch.zeros(s.shape, dtype=torch.long) for s in e.input_specs(p)}
-                run = e.runner(p, zeros, "sim-count", seed)
-            else:
-                run = harness.run_real(e, p, draw_example_inputs(e, p, seed), seed=seed, timeout=120)
+            run = harness.run_real(e, p, draw_example_inputs(e, p, seed), seed=seed, timeout=120,
+                                   backend=backend if e.kind == "he" else None)    # HE: two parties, on the wire
             rows += cost_rows("5s", name, name, backend, p, e.cost(backend, p), harness.measured(run), seed,
                               sweep=name)
     return rows

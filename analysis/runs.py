@@ -11,11 +11,15 @@ from protocols.mpc.sharing import held, reconstruct, share_input
 from protocols.runtime import Meter, Party, run_two_party
 
 
-def party_fn(party: Party, payload: tuple[str, Params, Inputs]) -> Any:
-    """What each party runs: validate (public parameters, own inputs), share inputs, run the protocol."""
-    name, params, own = payload
+def party_fn(party: Party, payload: tuple) -> Any:
+    """What each party runs: validate (public parameters, own inputs), share inputs, run the protocol.
+    ``payload`` = (name, params, own inputs[, HE backend name]); an HE entry gets its plaintext inputs and
+    the backend (default: the entry's first), no shares."""
+    name, params, own = payload[:3]
     entry = get(name)
     entry.validate(params, own)
+    if entry.kind == "he":
+        return entry.real(params, own, payload[3] if len(payload) > 3 else default_backend(entry))
     shared = {s.name: share_input(own.get(s.name) if s.owner == party.rank else None, s.owner, s.shape, s.integer)
               for s in entry.input_specs(params)}
     return held(entry.real(params, shared, own) if entry.plain_inputs else entry.real(params, shared))
@@ -38,10 +42,12 @@ def run_real(entry: Entry, params: Params, inputs: Inputs, *, mode: str = "threa
         return entry.runner(params, inputs, backend or default_backend(entry), seed, private_seeds=private_seeds)
     owners = {s.name: s.owner for s in entry.input_specs(params)}
     own = [{k: v for k, v in inputs.items() if owners.get(k) == r} for r in (0, 1)]
-    res = run_two_party(party_fn, ((entry.name, params, own[0]), (entry.name, params, own[1])),
+    he = (backend or default_backend(entry),) if entry.kind == "he" else ()
+    res = run_two_party(party_fn, ((entry.name, params, own[0]) + he, (entry.name, params, own[1]) + he),
                         mode=mode, seed=seed, timeout=timeout, record_views=record_views,
                         dealer=dealer or entry.dealer, private_seeds=private_seeds)
     return RealRun(reconstruct(*res.outputs), res.meter, res.wall_time, counts=res.he_counts,
+                   noise_budget=(res.he_counts or {}).get("noise_budget"),
                    views=res.meter.views if record_views else None,
                    own=res.meter.own if record_views else None,
                    masks=res.meter.masks if record_views else None)

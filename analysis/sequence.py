@@ -6,8 +6,9 @@ clock; the same list ``Meter.signature()`` is built from). :func:`transcript` ru
 once and returns its online (party-to-party) messages; nothing is recomputed from a cost model. The
 dealer's offline messages and the set-up seed exchange are not drawn (the caption gives the offline bytes).
 
-An HE entry (kind ``he``) runs in one process: its Meter is written by ``protocols/he/matmul.py::account``
-(one message per ciphertext, its size from the HE parameters, rounds 1 and 2), not by a network transport.
+An HE entry (kind ``he``) runs as two parties like every other entry: each ciphertext is one frame of its
+serialized bytes (``protocols/he/channel.py``); the client's key material (phase ``keys``, once per run)
+is not drawn, and the caption gives its bytes.
 
 Drawing: :func:`arrows` merges consecutive messages of the same round, direction and step into one arrow
 with a count; beyond :data:`MAX_ARROWS` arrows it summarises, one arrow per step and direction with its
@@ -265,8 +266,9 @@ def caption(m: Measured, drawn: Sequence[Arrow], how: str) -> str:
             f"{tot['rounds']:,} rounds, {fmt_bytes(tot['bytes_client_to_server'])} client → server and "
             f"{fmt_bytes(tot['bytes_server_to_client'])} server → client in {tot['messages']:,} messages"
             + (f" (dealer's offline {fmt_bytes(tot['offline_bytes'])} not drawn)" if tot.get("offline_bytes") else "")
-            + ". " + ("HE runs are metered by the runner (`protocols/he/matmul.py::account`): one message per "
-                      "ciphertext, its size from the HE parameters. " if m.backend in ("sim", "seal") else ""))
+            + (f"; the client's HE key material ({fmt_bytes(tot['key_bytes'])}: parameters, public and Galois "
+               "keys, once per run) not drawn" if tot.get("key_bytes") else "")
+            + ". " + ("Each HE arrow is one serialized ciphertext. " if m.backend in ("sim", "seal") else ""))
     if how == "merged":
         text += "One arrow per round, direction and step (×n: n messages merged)."
     else:

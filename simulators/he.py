@@ -6,28 +6,58 @@ It runs the same protocol code as SEAL, gives identical outputs (mod t) and iden
 ``count_only=True`` runs the protocol code without computing any slot value (plaintexts are passed
 lazily and never built): the operation counts of paper-scale runs (millions of plaintext products) in
 seconds; outputs are then meaningless zeros.
+
+On the wire the simulator sends STAND-INS of exactly SEAL's uncompressed length (``protocols/he/wire.py``:
+``sim_blob``; ``SimBackend.wire_sizes`` is SEAL's size model), so a simulated run meters SEAL's bytes:
+a 24-byte privmoe header, then what the simulator really has -- a ciphertext's slot (or coefficient) values,
+the parameters, the Galois elements (a simulated key is the set of elements it allows) -- then zeros. In
+``count_only`` mode a ciphertext is a token and its blob is the header alone, zero-filled to the length:
+the count-only simulator's stand-in, carrying no value. The public key has no simulated content (zeros).
+A ciphertext remembers the primes it was switched down to (``_Level``), so an answer's blob has SEAL's
+answer size. Only compression ``"none"`` is simulated (zstd sizes are SEAL's data-dependent output).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from protocols.he.interface import HEBackend, HEParams
+from functionalities.errors import PublicParameterError
+from protocols.he import wire
+from protocols.he.interface import HEBackend, HEParams, WireSizes
 
 #: a batching prime per plain-modulus size (p = 1 mod 2N for every N <= 2^14 used here), as SEAL picks
 _PRIMES = {17: 65537, 20: 1032193, 21: 1785857, 22: 4169729, 23: 8257537, 24: 16580609, 25: 33292289,
            26: 67043329, 30: 1073643521}
 
 
+class _Level(np.ndarray):
+    """A slot (or coefficient) vector switched down to ``primes`` coefficient primes, like SEAL's modulus
+    switch: numpy results computed from it keep the mark, as SEAL's operations keep a ciphertext's level."""
+
+    primes: int | None
+
+    def __array_finalize__(self, obj):
+        self.primes = getattr(obj, "primes", None)
+
+
 class SimBackend(HEBackend):
-    """Ciphertexts are numpy uint64 slot vectors; every op counted like SEAL's."""
+    """Ciphertexts are numpy uint64 slot vectors; every op counted like SEAL's.
+
+    ``SimBackend(params, seed, plain_modulus=None, count_only=False, compression="none")``: the client's;
+    ``SimBackend.evaluator(material, seed, count_only=...)``: the server's (no secret key)."""
 
     name = "sim"
 
     def __init__(self, params: HEParams, seed: int = 0, plain_modulus: int | None = None,
-                 count_only: bool = False) -> None:
+                 count_only: bool = False, compression: str = "none") -> None:
         super().__init__(params, seed)
+        if wire.check_compression(compression) != "none":
+            raise PublicParameterError("the simulator sends stand-ins of SEAL's uncompressed sizes only; "
+                                       f"compression={compression!r} is SEAL's data-dependent output: use SEAL")
+        self.compression = compression
         self._t = plain_modulus or _PRIMES[params.plain_bits]
         self._steps: set[int] = set()
+        self._galois_elts: set[int] = set()
+        self._sizes = wire.seal_wire_sizes(params)
         self.count_only = count_only
         if count_only:
             self._install_counting()
@@ -47,34 +77,50 @@ class SimBackend(HEBackend):
                 raise KeyError(f"no rotation key for step {step}")
             return rec(f"rotate{s}", rotations=1, key_switches=1)
 
-        self.encrypt = lambda values: rec("encrypt", encryptions=1)
-        self.encrypt_coeffs = lambda coeffs: rec("encrypt", encryptions=1)
-        self.decrypt = lambda ct: (rec("decrypt", decryptions=1), zero)[1]
+        def secret(what, op, **inc):
+            self._need_secret(what)
+            return rec(op, **inc)
+
+        def apply_galois(a, element):
+            if element not in self._galois_elts:
+                raise KeyError(f"no Galois key for element {element}")
+            return rec(f"galois{element}", key_switches=1)
+
+        def switch_down(ct):
+            want = self.params.response_primes
+            return ("ciphertext", want) if want is not None and want < self._primes(ct) else ct
+
+        self.encrypt = lambda values: secret("encrypt", "encrypt", encryptions=1)
+        self.encrypt_coeffs = lambda coeffs: secret("encrypt", "encrypt", encryptions=1)
+        self.decrypt = lambda ct: (secret("decrypt", "decrypt", decryptions=1), zero)[1]
         self.add = lambda a, b: rec("add", ct_adds=1)
         self.sub = lambda a, b: rec("sub", ct_adds=1)
         self.add_plain = lambda a, values: rec("add_plain", ct_adds=1)
         self.multiply_plain = lambda a, values: rec("multiply_plain", pt_mults=1)
         self.multiply_monomial = lambda a, power: rec("multiply_monomial", pt_mults=1)
-        self.apply_galois = lambda a, element: rec(f"galois{element}", key_switches=1)
+        self.apply_galois = apply_galois
         self.rotate = rotate
+        self.switch_down = switch_down
 
     @property
     def plain_modulus(self) -> int:
         return self._t
 
     def prepare(self, steps):
-        self._steps = {s % self.params.slots for s in steps if s % self.params.slots}
+        self.prepare_galois(set(), steps)
 
     def encode(self, values):
         return self._row(values)[: self.params.slots].copy()
 
     def encrypt(self, values):
+        self._need_secret("encrypt")
         self.counts.record("encrypt", encryptions=1)
         return self.encode(values)
 
     def decrypt(self, ct):
+        self._need_secret("decrypt")
         self.counts.record("decrypt", decryptions=1)
-        return ct.copy()
+        return np.array(ct, dtype=np.uint64)
 
     def add(self, a, b):
         self.counts.record("add", ct_adds=1)
@@ -97,17 +143,27 @@ class SimBackend(HEBackend):
 
     # coefficient mode: a ciphertext is ("coeff", N coefficients mod t); slot mode is a plain slot vector.
     def prepare_galois(self, elements, steps):
-        self.prepare(steps)
-        self._elements = set(elements)
+        """Keys for exactly these elements and steps (as SEAL: a step s is the element 3^s mod 2N). On a
+        server's backend nothing is generated: it checks the received keys cover them and narrows the steps."""
+        elts = set(wire.galois_elements(self.params, steps, elements))
+        if not self.has_secret_key:
+            missing = sorted(elts - self._galois_elts)
+            if missing:
+                raise PermissionError(f"the server holds no secret key and cannot make Galois keys; missing keys "
+                                      f"for elements {missing} (received {sorted(self._galois_elts)})")
+        else:
+            self._galois_elts = elts
+        self._steps = {s % self.params.slots for s in steps if s % self.params.slots}
 
     def encrypt_coeffs(self, coeffs):
+        self._need_secret("encrypt")
         self.counts.record("encrypt", encryptions=1)
         v = np.zeros(self.params.poly_degree, dtype=np.uint64)
         v[: len(coeffs)] = np.asarray(coeffs, dtype=np.uint64) % np.uint64(self._t)
         return ("coeff", v)
 
     def apply_galois(self, a, element):
-        if element not in getattr(self, "_elements", set()):
+        if element not in self._galois_elts:
             raise KeyError(f"no Galois key for element {element}")
         self.counts.record(f"galois{element}", key_switches=1)
         n, t = self.params.poly_degree, self._t
@@ -145,3 +201,145 @@ class SimBackend(HEBackend):
             raise KeyError(f"no rotation key for step {step} (prepared: {sorted(self._steps)})")
         self.counts.record(f"rotate{s}", rotations=1, key_switches=1)
         return np.roll(a, -s)
+
+    # -- levels and the wire (module docstring; protocols/he/wire.py) ------------------------------------
+    def _primes(self, ct) -> int:
+        """The coefficient primes ``ct`` is over: all data primes unless switched down."""
+        if isinstance(ct, tuple):
+            v = ct[1] if len(ct) > 1 else None
+            if isinstance(v, (int, np.integer)):          # a count-only token ("ciphertext", primes)
+                return int(v)
+            if v is not None and getattr(v, "primes", None):
+                return v.primes
+            return self.params.data_primes
+        return getattr(ct, "primes", None) or self.params.data_primes
+
+    def switch_down(self, ct):
+        """SEAL's modulus switch to ``params.response_primes``: the values are unchanged; the ciphertext is
+        marked (``_Level``) so its blob has SEAL's answer size."""
+        want = self.params.response_primes
+        if want is None or want >= self._primes(ct):
+            return ct
+        if isinstance(ct, tuple):
+            v = ct[1].view(_Level)
+            v.primes = want
+            return ("coeff", v)
+        v = ct.view(_Level)
+        v.primes = want
+        return v
+
+    def _ct_blob(self, ct, seeded: bool) -> bytes:
+        primes = self._primes(ct)
+        total = self._sizes.query if seeded else self._sizes.ciphertext(2, primes)
+        if self.count_only:
+            return wire.sim_blob(wire.SIM_TOKEN, total, (), 1 if seeded else 2, primes)
+        if isinstance(ct, tuple):
+            return wire.sim_blob(wire.SIM_COEFF, total, ct[1], 1 if seeded else 2, primes)
+        return wire.sim_blob(wire.SIM_SLOT, total, ct, 1 if seeded else 2, primes)
+
+    def encrypt_bytes(self, values) -> bytes:
+        """Encrypt (one encryption counted) -> the stand-in of SEAL's seeded query (``wire_sizes.query``
+        bytes: header, the slot values, zeros; count-only: header and zeros)."""
+        return self._ct_blob(self.encrypt(values), seeded=True)
+
+    def encrypt_coeffs_bytes(self, coeffs) -> bytes:
+        """``encrypt_coeffs`` -> the stand-in of SEAL's seeded coefficient query (``wire_sizes.query_coeffs``)."""
+        return self._ct_blob(self.encrypt_coeffs(coeffs), seeded=True)
+
+    def to_bytes(self, ct) -> bytes:
+        """A ciphertext -> the stand-in of SEAL's full size-2 form over its primes
+        (``wire_sizes.ciphertext(2, primes)``; ``.answer`` after ``switch_down``)."""
+        return self._ct_blob(ct, seeded=False)
+
+    def from_bytes(self, blob):
+        """A stand-in -> a ciphertext (a token in count-only mode); :class:`wire.WireError` if malformed, of
+        another length than SEAL's for its kind, or (full mode) a count-only blob without values."""
+        kind, size, primes, values = wire.read_sim_blob(blob)
+        n, slots, data = self.params.poly_degree, self.params.slots, self.params.data_primes
+        if kind not in (wire.SIM_SLOT, wire.SIM_COEFF, wire.SIM_TOKEN):
+            raise wire.WireError(f"a {wire.SIM_KINDS[kind]} blob is not a ciphertext")
+        if size not in (1, 2) or not 1 <= primes <= data or (size == 1 and primes != data):
+            raise wire.WireError(f"a ciphertext of {size} polynomials over {primes} primes is not one these "
+                                 f"parameters make ({data} data primes)")
+        want = self._sizes.query if size == 1 else self._sizes.ciphertext(2, primes)
+        if len(wire.as_bytes(blob)) != want:
+            raise wire.WireError(f"{len(wire.as_bytes(blob))} bytes; SEAL's size of this ciphertext is {want}")
+        if self.count_only:
+            return ("ciphertext", primes) if primes < data else ("ciphertext",)
+        if kind == wire.SIM_TOKEN:
+            raise wire.WireError("a count-only stand-in carries no values: the full simulator cannot load it")
+        if len(values) != (slots if kind == wire.SIM_SLOT else n) or np.any(values >= np.uint64(self._t)):
+            raise wire.WireError(f"{len(values)} values (mod {self._t}) do not make a "
+                                 f"{wire.SIM_KINDS[kind]} at N = {n}")
+        ct = values.copy()
+        if primes < data:
+            ct = ct.view(_Level)
+            ct.primes = primes
+        return ("coeff", ct) if kind == wire.SIM_COEFF else ct
+
+    def public_material(self) -> dict[str, bytes]:
+        """Stand-ins of SEAL's lengths (``wire_sizes``): ``params`` carries [N, t, plain bits, response primes
+        (0: None), K, coefficient bits...]; ``public_key`` nothing (the simulator has no key: zeros);
+        ``galois_keys`` the prepared Galois elements (b"" when none)."""
+        self._need_secret("make key material")
+        p, z = self.params, self._sizes
+        head = [p.poly_degree, self._t, p.plain_bits, p.response_primes or 0, len(p.coeff_bits), *p.coeff_bits]
+        elts = sorted(self._galois_elts)
+        return {"params": wire.sim_blob(wire.SIM_PARAMS, z.params, head),
+                "public_key": wire.sim_blob(wire.SIM_PUBLIC_KEY, z.public_key),
+                "galois_keys": wire.sim_blob(wire.SIM_GALOIS, z.galois_keys(len(elts)), elts) if elts else b""}
+
+    @classmethod
+    def evaluator(cls, material: dict[str, bytes], seed: int = 0, compression: str = "none",
+                  plain_modulus: int | None = None, count_only: bool = False) -> "SimBackend":
+        """The server's simulator from ``public_material()`` alone (same HEParams and plain modulus; the
+        allowed Galois elements are the received ones, a step s allowed iff 3^s mod 2N is among them); no
+        secret key: ``encrypt*``, ``decrypt``, ``noise_budget`` raise PermissionError."""
+        missing = [k for k in cls.MATERIAL if k not in material]
+        if missing:
+            raise wire.WireError(f"public material lacks {missing}")
+        kind, _, _, head = wire.read_sim_blob(material["params"])
+        if kind != wire.SIM_PARAMS or len(head) < 5 or len(head) != 5 + int(head[4]):
+            raise wire.WireError("params: not the simulator's parameter blob")
+        n, t, plain_bits, response, k = (int(x) for x in head[:5])
+        params = HEParams(n, plain_bits, tuple(int(b) for b in head[5:]), response or None)
+        if plain_modulus is not None and plain_modulus != t:
+            raise wire.WireError(f"params: plain modulus {t}, the caller expects {plain_modulus}")
+        sizes = wire.seal_wire_sizes(params)
+        for name, want in (("params", sizes.params), ("public_key", sizes.public_key)):
+            if len(wire.as_bytes(material[name])) != want:
+                raise wire.WireError(f"{name}: {len(wire.as_bytes(material[name]))} bytes, SEAL's size is {want}")
+        wire.read_sim_blob(material["public_key"])
+        elts: set[int] = set()
+        if len(material["galois_keys"]):
+            kind, _, _, values = wire.read_sim_blob(material["galois_keys"])
+            if kind != wire.SIM_GALOIS or len(wire.as_bytes(material["galois_keys"])) != sizes.galois_keys(len(values)):
+                raise wire.WireError("galois_keys: not the simulator's Galois key blob of SEAL's size")
+            elts = {int(e) for e in values}
+        self = cls(params, seed, plain_modulus=t, count_only=count_only, compression=compression)
+        self.has_secret_key = False
+        self._galois_elts = elts
+        self._steps = wire.steps_of(params, elts)
+        return self
+
+    @staticmethod
+    def wire_sizes(params: HEParams, compression: str = "none") -> WireSizes:
+        """SEAL's size model (the simulator's blobs are stand-ins of SEAL's lengths); "zstd" raises."""
+        return wire.wire_sizes(params, compression)
+
+
+class SimCountBackend(SimBackend):
+    """The count-only simulator as a backend class of its own (``privmoe costs NAME --backend sim --measure``):
+    both parties run the real two-party protocol on the wire, every frame of SEAL's serialized length (a
+    stand-in without values), so counts and bytes are measured at sizes where values would be too slow."""
+
+    name = "sim-count"
+
+    def __init__(self, params: HEParams, seed: int = 0, plain_modulus: int | None = None, compression: str = "none",
+                 **_) -> None:
+        super().__init__(params, seed, plain_modulus, count_only=True, compression=compression)
+
+    @classmethod
+    def evaluator(cls, material: dict[str, bytes], seed: int = 0, compression: str = "none",
+                  plain_modulus: int | None = None, **_) -> "SimCountBackend":
+        return super().evaluator(material, seed, compression, plain_modulus, count_only=True)

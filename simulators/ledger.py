@@ -193,8 +193,10 @@ def redraw_problems(party: str, base_view: list, redrawn_views: list[list], base
         v0 = _u64(it.values)
         deltas = [_delta(v0, _u64(v[i].values), algebra, modulus) for v in redrawn_views]
         still = np.all(np.stack(deltas) == 0, axis=0)
-        is_declared = claim is not None and claim.kind == "declared" and claim.source in declared + ("output",
-                                                                                                      "leakage")
+        # the HE parameters blob is a function of the public parameters only (keys move with the client's
+        # randomness anyway): a declared public value, like an output or admitted leakage
+        is_declared = claim is not None and claim.kind == "declared" and claim.source in declared + (
+            "output", "leakage", "HE public material")
         if still.any() and not is_declared:
             out.append(LedgerProblem("unprotected", party, it.step, i,
                                      f"{int(still.sum())} of {len(v0)} elements of a {it.kind} value do not move "

@@ -187,9 +187,7 @@ def entry_problems(entry: Entry, root: Path = ROOT, nav: set[str] | None = None)
         if not required <= backends or not backends <= allowed:
             problems.append(f"{name}: a {entry.kind} entry has backends {sorted(required)} and may have "
                             f"{sorted(allowed)}; it has {sorted(backends)}")
-        if entry.kind == "he" and not callable(entry.runner):
-            problems.append(f"{name}: an he entry brings its own runner (SEAL or the simulator)")
-        if entry.kind in ("mpc", "hybrid") and (not callable(entry.real) or entry.runner is not None):
+        if not callable(entry.real) or entry.runner is not None:
             problems.append(f"{name}: a {entry.kind} entry runs its real protocol on the two-party runtime "
                             f"(real callable, runner None)")
     for field in ("ideal", "validate", "input_specs", "params_strategy", "inputs_strategy", "check",
@@ -451,9 +449,8 @@ BROKEN = [
                                                               "crypten": registry.get("equal").costs["crypten"]}),
      "a he entry has backends"),
     ("he claimed mpc", lambda: _broken("bolt.matmul", kind="mpc"), "a mpc entry has backends"),
-    ("he without runner", lambda: _broken("bolt.matmul", runner=None), "brings its own runner"),
-    ("mpc with a runner", lambda: _broken("equal", runner=registry.get("bolt.matmul").runner),
-     "on the two-party runtime"),
+    ("mpc with a runner", lambda: _broken("equal", runner=lambda *a, **k: None), "on the two-party runtime"),
+    ("he without a real protocol", lambda: _broken("bolt.matmul", real=None), "on the two-party runtime"),
     ("check not callable", lambda: _broken("equal", check=None), "check is not callable"),
     ("no defaults", lambda: _broken("equal", defaults={}), "no default public parameters"),
     ("defaults do not resolve", lambda: _broken("topk", defaults={**registry.get("topk").defaults, "t": 0}),

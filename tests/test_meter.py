@@ -17,7 +17,7 @@ def test_simultaneous_exchange_is_one_round():
     r = run_two_party(fn, (None, None))
     t = r.meter.totals("swap")
     assert t == dict(rounds=1, bytes_client_to_server=24, bytes_server_to_client=24, bytes=48,
-                     offline_bytes=0, messages=2)
+                     offline_bytes=0, key_bytes=0, messages=2)
 
 
 def test_ping_pong_is_two_rounds_and_same_direction_burst_is_one():

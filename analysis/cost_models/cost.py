@@ -9,13 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 
 METRICS = ("rounds", "bytes", "bytes_client_to_server", "bytes_server_to_client", "offline_bytes",
-           "rotations", "pt_mults", "ct_adds", "ciphertexts", "key_switches")
+           "rotations", "pt_mults", "ct_adds", "ciphertexts", "key_switches", "key_bytes")
 _ADDITIVE = tuple(m for m in METRICS if m != "bytes")
 
 
 @dataclass(frozen=True)
 class Cost:
-    """Rounds, payload bytes per direction, offline bytes, and HE operation counts."""
+    """Rounds, payload bytes per direction, offline bytes, HE key bytes, and HE operation counts."""
 
     rounds: int = 0
     bytes_client_to_server: int = 0
@@ -26,6 +26,8 @@ class Cost:
     ct_adds: int = 0
     ciphertexts: int = 0
     key_switches: int = 0
+    #: the client's HE public material (parameters, public key, Galois keys), once per run (Meter phase ``keys``)
+    key_bytes: int = 0
     steps: tuple[tuple[str, "Cost"], ...] = field(default=(), compare=False)
 
     @property

@@ -13,10 +13,17 @@ n_in = ceil(d_in/c) inputs with a_i columns and n_out = ceil(d_out/c) outputs wi
                                                              b the power of two with the fewest rotations)
     key_switches = rotations; ciphertexts = n_in + n_out; rounds = 2 (client -> server -> client)
     bytes client->server = n_in (N L 8 + 64) (seeded symmetric), server->client = n_out 2 N L' 8.
+
+With ``sizes`` (a backend's ``wire_sizes``: what its serialization of one query, answer and key blob
+measures, ``protocols/he/interface.WireSizes``) the bytes are the run's SERIALIZED bytes on the wire:
+n_in queries client->server, n_out answers server->client, and ``key_bytes`` = parameters + public key +
+Galois keys for the distinct Galois elements the protocol prepares (once per run). Without ``sizes`` the
+bytes are the formula above (the papers' accounting, used by the published-numbers comparison).
 """
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from protocols.he.interface import HEParams
 from protocols.he.matmul import PACKINGS
@@ -65,8 +72,21 @@ def _nonempty_giants(c: int, baby: int, a_list: list[int], b: int) -> int:
     return sum(1 for g in range(1, -(-c // baby)) if any(g * baby + u in needed for u in range(baby) if g * baby + u < c))
 
 
+def galois_elements(steps: set[int], elements: set[int], poly_degree: int, slots: int) -> int:
+    """Distinct Galois elements behind row-rotation ``steps`` (3^s mod 2N) and explicit ``elements``: the
+    number of Galois keys a backend prepares (``SealBackend.prepare_galois``)."""
+    return len(set(elements) | {pow(3, s % slots, 2 * poly_degree) for s in steps if s % slots})
+
+
+def on_the_wire(cost: Cost, n_in: int, n_out: int, sizes, n_keys: int, coeffs: bool = False) -> Cost:
+    """``cost`` with its bytes replaced by serialized sizes (module docstring)."""
+    return replace(cost, bytes_client_to_server=n_in * (sizes.query_coeffs if coeffs else sizes.query),
+                   bytes_server_to_client=n_out * sizes.answer,
+                   key_bytes=sizes.params + sizes.public_key + sizes.galois_keys(n_keys))
+
+
 def matmul(experts: int, capacity: int, d_in: int, d_out: int, poly_degree: int, bsgs: bool, packing: str,
-           params: HEParams | None = None, slots: int | None = None) -> Cost:
+           params: HEParams | None = None, slots: int | None = None, sizes=None) -> Cost:
     """The counts and bytes of ``protocols/he/matmul.he_matmul`` for a packing (module docstring).
 
     ``slots`` overrides the slots per ciphertext: ``None`` is what privmoe runs (one BFV row, N/2);
@@ -82,24 +102,32 @@ def matmul(experts: int, capacity: int, d_in: int, d_out: int, poly_degree: int,
         one, i, o = _group_cost(S, R, d_in, d_out, bsgs)
         k = groups.count(R)
         total, n_in, n_out = total + one * k, n_in + i * k, n_out + o * k
-    return total + Cost(rounds=2, bytes_client_to_server=n_in * params.seeded_ciphertext_bytes(),
-                        bytes_server_to_client=n_out * params.response_bytes())
+    out = total + Cost(rounds=2, bytes_client_to_server=n_in * params.seeded_ciphertext_bytes(),
+                       bytes_server_to_client=n_out * params.response_bytes())
+    if sizes is None:
+        return out
+    from protocols.he.matmul import groups
+    from protocols.he.packing import Layout, rotation_steps
+
+    steps = set().union(*(rotation_steps(Layout(S, R, d_in, d_out), bsgs)
+                          for _, R in groups(experts, capacity, packing)))
+    return on_the_wire(out, n_in, n_out, sizes, galois_elements(steps, set(), poly_degree, S))
 
 
 def bolt_matmul(experts: int, capacity: int, d_in: int, d_out: int, poly_degree: int, bsgs: bool = False,
-                params: HEParams | None = None) -> Cost:
+                params: HEParams | None = None, sizes=None) -> Cost:
     """Entry ``bolt.matmul`` (``protocols/he/bolt_matmul.py``): :func:`matmul` with BOLT's packing."""
-    return matmul(experts, capacity, d_in, d_out, poly_degree, bsgs, "bolt", params)
+    return matmul(experts, capacity, d_in, d_out, poly_degree, bsgs, "bolt", params, sizes=sizes)
 
 
 def cryptomoe_matmul(experts: int, capacity: int, d_in: int, d_out: int, poly_degree: int, bsgs: bool = False,
-                     params: HEParams | None = None) -> Cost:
+                     params: HEParams | None = None, sizes=None) -> Cost:
     """Entry ``cryptomoe.matmul`` (``protocols/he/cryptomoe_matmul.py``): :func:`matmul` with the batch packing."""
-    return matmul(experts, capacity, d_in, d_out, poly_degree, bsgs, "batch", params)
+    return matmul(experts, capacity, d_in, d_out, poly_degree, bsgs, "batch", params, sizes=sizes)
 
 
 def nexus_matmul(experts: int, capacity: int, d_in: int, d_out: int, poly_degree: int, pack: int = 256,
-                 params: HEParams | None = None) -> Cost:
+                 params: HEParams | None = None, sizes=None) -> Cost:
     """``protocols/he/nexus_matmul.matmul`` (entry ``nexus.matmul``): V = E t d_in values, n_in = ceil(V / p) compressed ciphertexts of
     p = min(pack, N) coefficients; rows = floor(S / d_out) rows per folded output, o = ceil(t / rows)
     outputs per expert.
@@ -116,10 +144,17 @@ def nexus_matmul(experts: int, capacity: int, d_in: int, d_out: int, poly_degree
     o = -(-capacity // rows)
     n_out = experts * o
     folds = experts * (capacity - o)
-    return Cost(rounds=2, rotations=folds, key_switches=n_in * (p - 1) + folds, pt_mults=n_in * (p - 1) + values,
-                ct_adds=2 * n_in * (p - 1) + experts * capacity * (d_in - 1) + folds + n_out,
-                ciphertexts=n_in + n_out, bytes_client_to_server=n_in * params.seeded_ciphertext_bytes(),
-                bytes_server_to_client=n_out * params.response_bytes())
+    out = Cost(rounds=2, rotations=folds, key_switches=n_in * (p - 1) + folds, pt_mults=n_in * (p - 1) + values,
+               ct_adds=2 * n_in * (p - 1) + experts * capacity * (d_in - 1) + folds + n_out,
+               ciphertexts=n_in + n_out, bytes_client_to_server=n_in * params.seeded_ciphertext_bytes(),
+               bytes_server_to_client=n_out * params.response_bytes())
+    if sizes is None:
+        return out
+    from protocols.he.nexus_matmul import expansion_elements, fold_steps
+
+    n_keys = galois_elements(fold_steps(params.slots, d_out, min(rows, capacity)),
+                             expansion_elements(poly_degree, p) if p > 1 else set(), poly_degree, params.slots)
+    return on_the_wire(out, n_in, n_out, sizes, n_keys, coeffs=True)
 
 
 def nexus_published(experts: int, capacity: int, d_in: int, d_out: int, poly_degree: int) -> Cost:

@@ -160,12 +160,14 @@ def lift(B: CostBackend, n: int) -> Cost:
     return B.less_than_zero(2 * n).labelled("lift")
 
 
-def secmoe_he_select(m: int, k: int, E: int, block: int, params) -> Cost:
+def secmoe_he_select(m: int, k: int, E: int, block: int, params, sizes=None) -> Cost:
     """SecMoE's HE selection (protocols/mpc/secmoe_moe.py step 3), per (token, slot) pair p = m k:
     G = the largest power of two <= min(E, floor(S / block)) experts per ciphertext, ch = ceil(E / G),
     l = log2 G.
         inputs p ch (seeded), answers 3 p; rotations = key switches = 3 p ch l;
-        pt_mults 3 p ch; ct_adds 3 p ch (1 + l) + 3 p (ch - 1) + 3 p (masks); 2 rounds."""
+        pt_mults 3 p ch; ct_adds 3 p ch (1 + l) + 3 p (ch - 1) + 3 p (masks); 2 rounds.
+    ``sizes`` (the run's backend's ``wire_sizes``): bytes are the serialized queries and answers and
+    ``key_bytes`` the client's public material (Galois keys for the l tree steps); else the formula."""
     import math
 
     S = params.slots
@@ -176,19 +178,25 @@ def secmoe_he_select(m: int, k: int, E: int, block: int, params) -> Cost:
     lv = per.bit_length() - 1
     p = m * k
     rot = 3 * p * ch * lv
-    return Cost(rounds=2, bytes_client_to_server=p * ch * params.seeded_ciphertext_bytes(),
-                bytes_server_to_client=3 * p * params.response_bytes(), rotations=rot, key_switches=rot,
-                pt_mults=3 * p * ch, ct_adds=3 * p * ch * (1 + lv) + 3 * p * (ch - 1) + 3 * p,
-                ciphertexts=p * ch + 3 * p)
+    out = Cost(rounds=2, bytes_client_to_server=p * ch * params.seeded_ciphertext_bytes(),
+               bytes_server_to_client=3 * p * params.response_bytes(), rotations=rot, key_switches=rot,
+               pt_mults=3 * p * ch, ct_adds=3 * p * ch * (1 + lv) + 3 * p * (ch - 1) + 3 * p,
+               ciphertexts=p * ch + 3 * p)
+    if sizes is None:
+        return out
+    from analysis.cost_models.he import galois_elements, on_the_wire
+
+    steps = {(block << i) % S for i in range(lv)}
+    return on_the_wire(out, p * ch, 3 * p, sizes, galois_elements(steps, set(), params.poly_degree, S))
 
 
-def secmoe_moe(B: CostBackend, m: int, d: int, f: int, E: int, k: int, he_params) -> Cost:
+def secmoe_moe(B: CostBackend, m: int, d: int, f: int, E: int, k: int, he_params, sizes=None) -> Cost:
     """gate -> binary one-hot (m k E equalities without B2A) -> HE selection -> lift (3 m k d f values,
     two comparisons each) -> one SwiGLU per (token, slot) on the selected weights -> combine."""
     p = m * k
     return (B.gate(m, d, E, k).labelled("gate")
             + B.eq_binary(p * E).labelled("onehot")
-            + secmoe_he_select(m, k, E, d * f, he_params).labelled("select")
+            + secmoe_he_select(m, k, E, d * f, he_params, sizes).labelled("select")
             + lift(B, 3 * p * d * f)
             + expert_ffn(B, p, 1, d, f, True, weights="shared").labelled("ffn")
             + B.mul(p * d, p, p * d).labelled("combine"))

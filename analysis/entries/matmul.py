@@ -14,14 +14,11 @@ from analysis.strategies import array
 from functionalities.errors import FixedPointRangeError, PublicParameterError, ShapeError
 from protocols.he.interface import HEParams
 from protocols.he import nexus_matmul as NX
-from protocols.he.leaks import KeyCopy, ZeroGenerator
+from protocols.he import bolt_matmul as BM
+from protocols.he import cryptomoe_matmul as CM
 from protocols.he.matmul import he_matmul
 from protocols.he.seal_backend import SealBackend
-from protocols.runtime.dealer import derive_seed
-from protocols.runtime.ledger import client_key, he_answer_mask
-from protocols.runtime.meter import ViewItem
-from protocols.runtime.party import private_seed
-from simulators.he import SimBackend
+from simulators.he import SimBackend, SimCountBackend
 
 DEFAULTS = {"experts": 2, "capacity": 2, "d_in": 4, "d_out": 4, "poly_degree": 4096, "bsgs": False,
             "plain_bits": 20, "pack": 256}
@@ -36,14 +33,20 @@ def modulus(p) -> int:
     return SimBackend(he_params(p)).plain_modulus
 
 
-def backend(name: str, p, seed: int):
+def backend_class(name: str):
+    """The HE backend class of a run: SEAL, or the slot simulator (same counts; its own serialization)."""
     if name == "seal":
-        return SealBackend(he_params(p), seed)
+        return SealBackend
     if name == "sim":
-        return SimBackend(he_params(p), seed)
-    if name == "sim-count":          # the simulator without values: paper-scale counts in seconds
-        return SimBackend(he_params(p), seed, count_only=True)
+        return SimBackend
+    if name == "sim-count":              # the simulator without values (frames of SEAL's sizes): paper scale
+        return SimCountBackend
     raise PublicParameterError(f"HE backend must be seal or sim, got {name!r}")
+
+
+def sizes(name: str, p):
+    """What one serialized query, answer and key blob weighs on that backend (``wire_sizes``)."""
+    return backend_class(name).wire_sizes(he_params(p))
 
 
 def validate(p, i):
@@ -58,48 +61,21 @@ def validate(p, i):
     F.validate(p["experts"], p["capacity"], p["d_in"], p["d_out"], modulus(p), i.get("A"), i.get("B"))
 
 
-def runner(packing: str, leak=None):
-    """The runner of one packing. ``leak`` composes a NEGATIVE CONTROL with it (``protocols/he/leaks.py``;
-    None in every secure entry): ``KeyCopy`` wraps the backend (the server keeps a copy of the client's
-    key and reads its ciphertexts), ``ZeroGenerator`` replaces the server's mask generator."""
-    def run(p, inputs, backend_name, seed, private_seeds=(None, None)):
-        from analysis.entry import RealRun
+def real(packing: str, wrap=None):
+    """The two-party protocol (``party_matmul``; every key and ciphertext on the wire): the client holds A,
+    the server B; ``backend`` is the run's HE backend name. ``wrap`` (negative controls only, e.g.
+    ``protocols/he/leaks.key_copy``) composes the backend class with a leak."""
+    def run(p, own, backend_name):
+        from protocols.crypten_shim import current_party
 
-        if backend_name != "sim-count":
-            validate(p, inputs)
-        be = backend(backend_name, p, seed)
-        # the server's answer masks are its private randomness (the ledger redraws them)
-        rng = np.random.default_rng(derive_seed(private_seed(seed, "server", private_seeds[1]), "local", "he-masks"))
-        if leak is KeyCopy:
-            be = KeyCopy(be)
-        elif leak is ZeroGenerator:
-            rng = ZeroGenerator()
-        elif leak is not None:
-            raise ValueError(f"unknown HE leak {leak!r}")
-        start = time.perf_counter()
+        cls = backend_class(backend_name) if wrap is None else wrap(backend_class(backend_name))
+        X = own["A"] if current_party().rank == 0 else own["B"]
+        shape = (p["experts"], p["capacity"], p["d_in"], p["d_out"])
         if packing == "nexus":
-            r = NX.matmul(be, inputs["A"].numpy(), inputs["B"].numpy(), p["pack"], rng)
-        else:
-            r = he_matmul(be, inputs["A"].numpy(), inputs["B"].numpy(), packing, p["bsgs"], rng)
-        t_mod = be.plain_modulus
-        out = torch.tensor(((r.client_share + r.server_share) % np.uint64(t_mod)).astype(np.int64))
-        views = he_views(r, t_mod)
-        if isinstance(be, KeyCopy):     # what the server reads with its copy of the key (it claims the client's key)
-            views["server"].append(ViewItem("decrypted", "matmul", "client",
-                                            torch.tensor(be.server_reads().astype(np.int64)), client_key(t_mod), 1))
-        return RealRun(out, r.meter, time.perf_counter() - start, r.counts, r.noise_budget, views=views)
+            return NX.party_matmul(X.numpy(), shape, p["pack"], cls, he_params(p))
+        module = BM if packing == "bolt" else CM
+        return module.party(X.numpy(), shape, p["bsgs"], cls, he_params(p))
     return run
-
-
-def he_views(r, t_mod: int) -> dict:
-    """The parties' views of one HE matmul: the client decrypts the answers (masked by the server: uniform
-    mod t); the server receives the client's ciphertexts (under the client's key; its view keeps their
-    count, not their slots, which only the key holder could read)."""
-    decrypted = ViewItem("decrypted", "matmul", "server", torch.tensor(r.client_share.astype(np.int64)).reshape(-1),
-                         he_answer_mask(t_mod), 2)
-    cts = ViewItem("ciphertext", "matmul", "client", torch.zeros(r.counts["ciphertexts_in"], dtype=torch.int64),
-                   client_key(t_mod), 1)
-    return {"client": [decrypted], "server": [cts]}
 
 
 def check(ideal, real, p, inputs, run_noise=None):
@@ -149,16 +125,19 @@ def contrast():
 def _entry(name: str, packing: str, summary: str, doc: str) -> Entry:
     model = {"bolt": H.bolt_matmul, "batch": H.cryptomoe_matmul, "nexus": H.nexus_matmul}[packing]
 
-    def cost(p):                       # the cost function of the entry's stem (bolt_matmul, ...)
-        last = p["pack"] if packing == "nexus" else p["bsgs"]
-        return model(p["experts"], p["capacity"], p["d_in"], p["d_out"], p["poly_degree"], last, he_params(p))
+    def cost(backend_name):            # the cost function of the entry's stem (bolt_matmul, ...)
+        def f(p):
+            last = p["pack"] if packing == "nexus" else p["bsgs"]
+            return model(p["experts"], p["capacity"], p["d_in"], p["d_out"], p["poly_degree"], last, he_params(p),
+                         sizes=sizes(backend_name, p))
+        return f
     return Entry(
         name=name, functionality="matmul", kind="he", summary=summary,
         ideal=lambda p, i: F.matmul(i["A"], i["B"], modulus(p)),
-        real=None, runner=runner(packing), validate=validate,
+        real=real(packing), validate=validate, plain_inputs=True,
         input_specs=lambda p: [InputSpec("A", 0, (p["experts"], p["capacity"], p["d_in"]), integer=True),
                                InputSpec("B", 1, (p["experts"], p["d_in"], p["d_out"]), integer=True)],
-        defaults=dict(DEFAULTS), costs={"seal": cost, "sim": cost},
+        defaults=dict(DEFAULTS), costs={"seal": cost("seal"), "sim": cost("sim")},
         params_strategy=nexus_params_strategy if packing == "nexus" else params_strategy,
         inputs_strategy=inputs_strategy,
         check=lambda ideal, real, p, i: exact_check(ideal, real, p, i, 0.0), error_bound=lambda p: 0.0,

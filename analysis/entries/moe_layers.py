@@ -141,14 +141,12 @@ from protocols.he.interface import HEParams  # noqa: E402
 
 
 def _secmoe_backend(p):
-    """The run's HE backend factory: SEAL, or the slot simulator (``simulators/he.py``) with the same counts."""
-    def make():
-        from protocols.he.seal_backend import SealBackend
-        from simulators.he import SimBackend
+    """The run's HE backend class and parameters: SEAL, or the slot simulator (``simulators/he.py``) with the
+    same counts (and its own serialization)."""
+    from protocols.he.seal_backend import SealBackend
+    from simulators.he import SimBackend
 
-        hp = HEParams(p["he_poly_degree"])
-        return SealBackend(hp) if p["he_backend"] == "seal" else SimBackend(hp)
-    return make
+    return (SealBackend if p["he_backend"] == "seal" else SimBackend), HEParams(p["he_poly_degree"])
 
 
 def _secmoe_cost(B):
@@ -160,8 +158,11 @@ def _secmoe_cost(B):
             _crypten_only_protocol(p)
         n = p["he_poly_degree"] if B is crypten else max(8192, p["he_poly_degree"])
         encrypted = p["compute"] == "encrypted" or p.get("accounting") == "paper"
-        model = M.secmoe_moe_encrypted if encrypted else M.secmoe_moe
-        return model(B, p["tokens"], p["hidden"], p["ffn"], p["experts"], p["top_k"], HEParams(n))
+        if encrypted:
+            return M.secmoe_moe_encrypted(B, p["tokens"], p["hidden"], p["ffn"], p["experts"], p["top_k"], HEParams(n))
+        # crypten: the run's measured bytes are its backend's serialized ciphertexts and keys
+        sizes = _secmoe_backend(p)[0].wire_sizes(HEParams(n)) if B is crypten else None
+        return M.secmoe_moe(B, p["tokens"], p["hidden"], p["ffn"], p["experts"], p["top_k"], HEParams(n), sizes)
     return f
 
 

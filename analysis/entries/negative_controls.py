@@ -31,13 +31,12 @@ from dataclasses import replace
 import analysis.entries.cryptomoe_dispatch  # noqa: F401  the secure entries the controls compose
 import analysis.entries.equal  # noqa: F401
 import analysis.entries.gate  # noqa: F401
-import analysis.entries.matmul  # noqa: F401
+import analysis.entries.matmul as HM
 import analysis.entries.moe_layers  # noqa: F401
 import protocols.mpc.cryptomoe_dispatch as CD
 import protocols.mpc.gate as G
-from analysis.entries.matmul import runner
 from analysis.entry import registered, register
-from protocols.he.leaks import KeyCopy, ZeroGenerator
+from protocols.he.leaks import ZeroGenerator, key_copy
 from protocols.mpc import leaks
 from protocols.runtime import step
 from protocols.runtime.faults import planted
@@ -89,10 +88,18 @@ def _secmoe_unmasked(base):
     return real
 
 
+def _he_unmasked(base):
+    """An HE entry whose server's answer-mask generator returns zeros (still claimed as masks)."""
+    def real(p, own, backend):
+        with planted(generators={("he", "answer masks"): ZeroGenerator}, parties=("server",)):
+            return base(p, own, backend)
+    return real
+
+
 _control("cryptomoe.dispatch", "leaky.dispatch", "CryptoMoE dispatch that opens the top-t token indices",
          real=_dispatch({"T": _open_indices}))
 _control("cryptomoe.matmul", "unmasked.matmul", "HE matmul whose result reaches the client without the mask",
-         runner=runner("batch", leak=ZeroGenerator))
+         real=_he_unmasked(registered("cryptomoe.matmul").real))
 _control("equal", "leaky_dealer.equal", "equal with a dealer that gives the client the server's triple halves",
          dealer="leaky")
 _control("cryptomoe.dispatch", "reuse.dispatch",
@@ -112,6 +119,6 @@ _control("gate", "one_token.gate", "gate that opens the bit [K[0, 0] == 0] (clai
          real=_gate({"K": _in_step("topk", lambda K: leaks.open_claimed(K[0:1, 0:1].eq(0)))}))
 _control("cryptomoe.matmul", "key_leak.matmul",
          "HE matmul whose server holds a copy of the client's key and decrypts its queries",
-         runner=runner("batch", leak=KeyCopy))
+         real=HM.real("batch", wrap=key_copy))
 _control("secmoe.moe", "unmasked_secmoe.moe", "SecMoE whose server returns its HE answers without masks",
          real=_secmoe_unmasked(registered("secmoe.moe").real))

@@ -1,60 +1,109 @@
-"""Ciphertexts between the two parties of a hybrid (MPC + HE) protocol.
+"""HE on the wire: keys and ciphertexts between the two parties, serialized, through the metered communicator.
 
-The client owns the HE keys; ciphertext objects are handed to the server through a per-run side queue
-(thread mode: both parties share the run's ``party.shared``), while the Meter records a real frame of
-the ciphertexts' formula size over the party-to-party communicator -- so bytes and rounds are counted
-exactly like every other message. Process mode (two hosts) would need ciphertext serialisation: a hybrid
-protocol refuses it with a clear error.
+Every HE protocol of privmoe (the matmuls, the lift's producers, SecMoE) talks through this module, in
+threads, processes and on two hosts alike:
+
+1. :func:`open` -- the CLIENT builds its backend (it owns the keys), prepares exactly the rotation steps /
+   Galois elements the protocol declares, and sends its public material (``backend.public_material()``:
+   parameters, public key, Galois keys) as frames of phase ``keys``: measured, and costed as the run's
+   ``key_bytes`` (once per run, before the online rounds). The SERVER rebuilds an evaluator from those
+   bytes alone (``backend_cls.evaluator``): it never holds the secret key.
+2. :func:`send` -- ciphertexts travel as their serialized bytes (``backend.to_bytes`` or the client's
+   seeded ``encrypt_bytes``), one frame each (a ``uint8`` tensor), online, clocked by the runtime like any
+   other message; what the Meter records is the bytes that moved.
+3. :func:`receive` -- the other party's frames, and the protection its sender claimed for their content
+   (the client's key for queries; the server's masks for answers); they enter the receiver's view as
+   ``ciphertext``.
+
+The compression mode is the backend's (``"none"`` by default: deterministic sizes; ``"zstd"``: SEAL's own).
+The party's HE operation counts (``HEEnd.counts``) are copied into its Meter when the run ends
+(``PartyMeter.he``), so they come back from a process or a remote host with its messages.
 """
 from __future__ import annotations
 
-import queue
+from dataclasses import dataclass, field
 
 import torch
 
 from protocols.crypten_shim import current_party
+from protocols.runtime.ledger import HE_PUBLIC, Protection
+
+KEYS = "keys"
 
 
-class HEChannel:
-    """One per run: the client's backend (keys) and the ciphertexts in flight."""
+@dataclass
+class HEEnd:
+    """One party's end of the run's HE link: its backend (the client's holds the keys; the server's is an
+    evaluator built from the client's public material) and what it has sent."""
 
-    def __init__(self, backend) -> None:
-        self.backend = backend
-        self.to_server: queue.Queue = queue.Queue()
-        self.to_client: queue.Queue = queue.Queue()
-        #: ciphertexts handed over, both directions (a hybrid run's measured ``ciphertexts``)
-        self.sent = 0
+    backend: object
+    #: ciphertext frames this party sent (a run's ``ciphertexts`` = both parties' sum)
+    sent: int = 0
+    #: the public material's blobs by name, as sent/received (sizes for the key-bytes model's tests)
+    material: dict = field(default_factory=dict)
+    #: the client's noise budgets (bits) of the answers it decrypted (SEAL); [] elsewhere
+    noise: list = field(default_factory=list)
+
+    def counts(self) -> dict:
+        """This party's HE operation counts (``protocols/he/interface.Counts``) and frames sent, as a plain
+        dict: the runtime copies it into the party's Meter, so it travels back from a process or host."""
+        c = self.backend.counts
+        return {"rotations": c.rotations, "pt_mults": c.pt_mults, "ct_adds": c.ct_adds,
+                "key_switches": c.key_switches, "encryptions": c.encryptions, "decryptions": c.decryptions,
+                "ciphertexts": self.sent, "ops": list(c.ops),
+                "noise_budget": min(self.noise) if self.noise else None}
 
 
-def channel(make_backend) -> HEChannel:
-    """The run's channel (created once, by whichever party asks first)."""
+def _to_tensor(blob: bytes) -> torch.Tensor:
+    return torch.frombuffer(bytearray(blob), dtype=torch.uint8) if blob else torch.zeros(0, dtype=torch.uint8)
+
+
+def open(backend_cls, params, *, steps=(), elements=(), compression: str = "none", **options) -> HEEnd:
+    """Set up the run's HE link (both parties call it at the same point of the protocol).
+
+    ``backend_cls``: ``protocols.he.seal_backend.SealBackend`` or the slot simulator's class (the entry
+    chooses); ``params``: HEParams; ``steps``/``elements``: the rotation steps / Galois elements the
+    protocol will use (public: a function of the public parameters). -> this party's :class:`HEEnd`."""
     party = current_party()
-    if party.mode != "threads":
-        raise NotImplementedError("hybrid HE protocols run in thread mode (ciphertexts travel by reference)")
-    with party.shared["lock"]:
-        if "he" not in party.shared:
-            party.shared["he"] = HEChannel(make_backend())
-        return party.shared["he"]
+    comm = party.communicator
+    names = tuple(backend_cls.MATERIAL)
+    if party.rank == 0:
+        be = backend_cls(params, party.local_seed("he", "keys"), compression=compression, **options)
+        if elements:
+            be.prepare_galois(set(elements), set(steps))
+        else:
+            be.prepare(set(steps))
+        material = be.public_material()
+        if set(material) != set(names):
+            raise ValueError(f"public material {sorted(material)} != the backend's MATERIAL {sorted(names)}")
+        for name in names:
+            comm.send_tensor(_to_tensor(material[name]), phase=KEYS, protect=HE_PUBLIC)
+    else:
+        material = {name: comm.recv_tensor().numpy().tobytes() for name in names}
+        be = backend_cls.evaluator(material, party.local_seed("he", "evaluator"), compression=compression,
+                                   **options)
+    end = HEEnd(be, material=material)
+    party.he = end
+    return end
 
 
-def send(ch: HEChannel, cts: list, nbytes_each: int, protect=None) -> None:
-    """This party sends ciphertexts: one frame of their total formula size (8-byte words) is metered.
-    ``protect`` is what hides their content from the receiver (``protocols/runtime/ledger.py``): the
-    client's key for the client's inputs; the evaluating party's masks for answers the client decrypts."""
-    party = current_party()
-    (ch.to_server if party.rank == 0 else ch.to_client).put(cts)
-    with party.shared["lock"]:
-        ch.sent += len(cts)
-    words = -(-nbytes_each * len(cts) // 8)
-    party.communicator.send_tensor(torch.zeros(words, dtype=torch.int64), protect=protect)
+def send(end: HEEnd, blobs: list[bytes], protect: Protection | None = None) -> None:
+    """Send serialized ciphertexts, one frame each, online. ``protect``: what hides their content from the
+    receiver (``protocols/runtime/ledger.py``): ``client_key`` for the client's queries,
+    ``he_answer_mask`` for the server's masked answers."""
+    comm = current_party().communicator
+    for blob in blobs:
+        comm.send_tensor(_to_tensor(blob), protect=protect)
+    end.sent += len(blobs)
 
 
-def receive(ch: HEChannel) -> tuple[list, object]:
-    """The ciphertexts the other party sent, and the protection it claimed for their content (the frame
-    enters the receiver's view as ``ciphertext``)."""
-    from protocols.runtime.ledger import Protection
-
-    party = current_party()
-    _, header = party.communicator.recv_tensor(kind="ciphertext", keep_header=True)
-    cts = (ch.to_client if party.rank == 0 else ch.to_server).get(timeout=60)
-    return cts, Protection.from_header(header[4:9])
+def receive(end: HEEnd, count: int) -> tuple[list[bytes], Protection | None]:
+    """``count`` serialized ciphertexts from the other party (``count`` is public: the protocol's plan), and
+    the protection the sender claimed for them."""
+    comm = current_party().communicator
+    blobs, claimed = [], None
+    for _ in range(count):
+        payload, header = comm.recv_tensor(kind="ciphertext", keep_header=True)
+        blobs.append(payload.numpy().tobytes())
+        claimed = Protection.from_header(header[4:9])
+    return blobs, claimed

@@ -12,9 +12,13 @@ Galois keys are generated for exactly the steps a protocol declares (``prepare``
 one key switch: SEAL would quietly compose a missing step from other keys (several key switches), so
 both backends refuse a step that was not prepared.
 
-Bytes are by formula: a ciphertext of ``size`` polynomials over ``L`` coefficient primes is
-``size * N * L * 8`` bytes; a seeded (symmetric) fresh ciphertext sends its second polynomial as a
-seed: ``(N * L * 8) + 64``. SEAL's own compressed serialisation is data dependent and not used.
+On the wire (``protocols/he/wire.py``): ciphertexts and the client's public material are serialized to
+bytes (``encrypt_bytes``, ``to_bytes``/``from_bytes``, ``public_material``); the server's backend is rebuilt
+from that material alone (``evaluator``) and holds no secret key. A backend's ``wire_sizes(params)``
+(:class:`WireSizes`) is the exact byte size of every blob in the default compression mode ``"none"``, derived
+from SEAL's serialization format and checked by measurement (``wire.size_problems``). The older formulas
+``HEParams.seeded_ciphertext_bytes`` (``N L 8 + 64``) and ``response_bytes`` (``2 N L' 8``) count the
+coefficient data only, without SEAL's per-object overhead (194 and 113 bytes).
 """
 from __future__ import annotations
 
@@ -85,6 +89,37 @@ class HEParams:
         return self.ciphertext_bytes(2, self.response_primes or self.data_primes)
 
 
+@dataclass(frozen=True)
+class WireSizes:
+    """Exact byte sizes of a backend's serialized blobs (compression ``"none"``) at one ``HEParams``.
+
+    ``query``: a seeded fresh slot-encoded ciphertext (``encrypt_bytes``); ``query_coeffs``: the same for
+    coefficient encoding (``encrypt_coeffs_bytes``); ``answer``: a size-2 ciphertext after ``switch_down``
+    (``params.response_primes`` primes, all data primes when None); ``public_key``, ``params`` and
+    ``galois_keys(n)``: the entries of ``public_material()`` (n distinct Galois elements; 0 keys: 0 bytes).
+    ``ciphertext(size, primes)``: any unseeded ciphertext. Derivation: ``protocols/he/wire.py``."""
+
+    poly_degree: int
+    data_primes: int
+    key_primes: int                 # all coefficient primes, SEAL's special prime included
+    params: int
+    public_key: int
+    query: int
+    query_coeffs: int
+    answer: int
+    ciphertext_overhead: int        # bytes of a ciphertext beyond its size * N * primes * 8 coefficients
+    galois_fixed: int               # bytes of a Galois key blob beyond its keys
+    galois_per_key: int             # bytes per Galois key (element)
+
+    def ciphertext(self, size: int = 2, primes: int | None = None) -> int:
+        """An (unseeded) ciphertext of ``size`` polynomials over ``primes`` primes (default: all data primes)."""
+        return size * self.poly_degree * (self.data_primes if primes is None else primes) * 8 + self.ciphertext_overhead
+
+    def galois_keys(self, n: int) -> int:
+        """Galois keys for ``n`` distinct elements (nothing is sent for none)."""
+        return self.galois_fixed + n * self.galois_per_key if n else 0
+
+
 @dataclass
 class Counts:
     """Every operation a protocol performed (identical on SEAL and on the simulator)."""
@@ -104,14 +139,29 @@ class Counts:
 
 
 class HEBackend:
-    """The interface. ``Ct``/``Pt`` are backend objects; vectors are numpy uint64 of length ``slots``."""
+    """The interface. ``Ct``/``Pt`` are backend objects; vectors are numpy uint64 of length ``slots``.
+
+    A backend made by its constructor is the CLIENT's (it holds the secret key); one made by
+    ``evaluator(material)`` is the SERVER's (public key and Galois keys only): there ``encrypt*``,
+    ``decrypt``, ``noise_budget`` and ``public_material`` raise ``PermissionError``."""
 
     name = "abstract"
+    #: the names of ``public_material()``'s entries, in the order the client sends them
+    MATERIAL = ("params", "public_key", "galois_keys")
+    #: False on a server's backend built by ``evaluator``
+    has_secret_key = True
+    #: ``"none"`` (deterministic sizes, the default) or ``"zstd"`` (SEAL's own, data dependent)
+    compression = "none"
 
     def __init__(self, params: HEParams, seed: int = 0) -> None:
         self.params = params
         self.counts = Counts()
         self.rng = np.random.default_rng(seed)
+
+    def _need_secret(self, what: str) -> None:
+        if not self.has_secret_key:
+            raise PermissionError(f"the server holds no secret key: it cannot {what} (this backend was built by "
+                                  "evaluator() from the client's public material)")
 
     @property
     def plain_modulus(self) -> int:
@@ -168,7 +218,46 @@ class HEBackend:
 
     def noise_budget(self, ct) -> int | None:
         """Remaining invariant noise budget in bits (SEAL); ``None`` on the simulator."""
+        self._need_secret("measure a noise budget")
         return None
+
+    # -- on the wire (protocols/he/wire.py) ----------------------------------------------------------------
+    def encrypt_bytes(self, values: np.ndarray) -> bytes:
+        """Encrypt a slot vector and serialize it, SEEDED (SEAL: ``encrypt_symmetric(pt)``, the second
+        polynomial sent as its PRNG seed): ``wire_sizes(params).query`` bytes in mode "none". Counts one
+        encryption, like ``encrypt``. Client only."""
+        raise NotImplementedError
+
+    def encrypt_coeffs_bytes(self, coeffs: np.ndarray) -> bytes:
+        """``encrypt_coeffs`` serialized, seeded (``wire_sizes(params).query_coeffs`` bytes). Client only."""
+        raise NotImplementedError
+
+    def to_bytes(self, ct) -> bytes:
+        """A ciphertext -> bytes (full form: ``wire_sizes(params).ciphertext(size, primes)``; an answer after
+        ``switch_down`` is ``.answer``). Not counted."""
+        raise NotImplementedError
+
+    def from_bytes(self, blob):
+        """Bytes (either compression mode) -> a ciphertext; needs only the parameters (works on a server's
+        backend). A malformed blob raises ``protocols.he.wire.WireError``. Not counted."""
+        raise NotImplementedError
+
+    def public_material(self) -> dict[str, bytes]:
+        """What the client sends the server once: ``{name: bytes}`` for ``MATERIAL`` = params, public key,
+        Galois keys for exactly the prepared steps/elements (b"" when none). Client only."""
+        raise NotImplementedError
+
+    @classmethod
+    def evaluator(cls, material: dict[str, bytes], seed: int = 0, compression: str = "none", **kw) -> "HEBackend":
+        """The SERVER's backend rebuilt from ``public_material()``'s bytes alone: same ``HEParams``, no secret
+        key; rotations only by the steps whose Galois keys it received."""
+        raise NotImplementedError
+
+    @staticmethod
+    def wire_sizes(params: HEParams, compression: str = "none") -> WireSizes:
+        """The exact size of every blob at ``params`` (:class:`WireSizes`); ``"zstd"`` is refused (data
+        dependent)."""
+        raise NotImplementedError
 
     def _row(self, values: np.ndarray) -> np.ndarray:
         """A full BFV slot vector: the ``slots`` values in row 0, mirrored in row 1. ``values`` may be a

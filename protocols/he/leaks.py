@@ -1,37 +1,66 @@
 """HE leaks on purpose (negative controls; never used by a protocol).
 
-:class:`KeyCopy` is the bug of a client context shipped WITH its secret key: the server can decrypt what
-the client sends it. It wraps the run's backend, keeps every ciphertext the client encrypts (what the
-server receives) and lets the server decrypt them afterwards -- the client's inputs, in the clear.
-:class:`ZeroGenerator` is a server whose mask generator returns zeros: its answers reach the client
-unmasked. A control entry composes a secure protocol with one of these; the protocol has no switch.
+:func:`key_copy` is the bug of a client whose key material ships WITH its secret key: it wraps a backend
+class so that the client's public material also carries the secret key, and the server's evaluator built
+from it decrypts every query ciphertext it loads -- the client's inputs, in the clear, in the server's view
+(claimed protected by the client's key, which the server now holds). :class:`ZeroGenerator` is a server
+whose mask generator returns zeros: its answers reach the client unmasked. A control entry composes a
+secure protocol with one of these; the protocol has no switch.
 """
 from __future__ import annotations
 
 import numpy as np
 
 
-class KeyCopy:
-    """A backend proxy: ``encrypt`` also keeps the ciphertext (it is what the server receives);
-    ``server_reads()`` is the server decrypting all of them with its copy of the key."""
+def key_copy(backend_cls):
+    """``backend_cls`` whose client also sends its secret key (material ``secret_key``) and whose server
+    decrypts each query it receives (``protocols/he/channel``: ``from_bytes`` of a client frame)."""
 
-    def __init__(self, backend) -> None:
-        self._backend = backend
-        self.received: list = []
+    class KeyCopy(backend_cls):
+        MATERIAL = tuple(backend_cls.MATERIAL) + ("secret_key",)
 
-    def __getattr__(self, name):
-        return getattr(self._backend, name)
+        def public_material(self):
+            material = super().public_material()
+            material["secret_key"] = self._secret_key_bytes()
+            return material
 
-    def encrypt(self, values):
-        ct = self._backend.encrypt(values)
-        self.received.append(ct)
-        return ct
+        def _secret_key_bytes(self) -> bytes:
+            if hasattr(self, "keygen") and self.keygen is not None:          # SEAL
+                from protocols.he import wire
 
-    def server_reads(self) -> np.ndarray:
-        """Every slot of every ciphertext the server received, decrypted (flattened)."""
-        if not self.received:
-            return np.zeros(0, dtype=np.int64)
-        return np.concatenate([np.asarray(self._backend.decrypt(ct)).reshape(-1) for ct in self.received])
+                return wire.save_bytes(self.keygen.secret_key())
+            return b"simulated secret key"                                   # the simulator has none
+
+        @classmethod
+        def evaluator(cls, material, seed=0, **kw):
+            be = super().evaluator(material, seed, **kw)          # the extra ``secret_key`` entry is ignored
+            if getattr(be, "ctx", None) is not None:                         # SEAL: load the copy
+                import tenseal.sealapi as seal
+
+                from protocols.he import wire
+
+                key = wire.load_bytes(seal.SecretKey(), material["secret_key"], be.ctx, "secret_key")
+                be.decryptor = seal.Decryptor(be.ctx, key)
+            be.has_secret_key = True
+            return be
+
+        def from_bytes(self, blob):
+            from protocols.crypten_shim import current_party
+
+            ct = super().from_bytes(blob)
+            party = current_party()
+            if party.rank == 1:                      # the server reads what the client sent it
+                import torch
+
+                from protocols.runtime.ledger import client_key
+
+                values = np.asarray(self.decrypt(ct), dtype=np.int64)
+                party.meter.see("decrypted", torch.tensor(values), "client", client_key(self.plain_modulus),
+                                party.meter.clock)
+            return ct
+
+    KeyCopy.__name__ = KeyCopy.__qualname__ = f"KeyCopy[{backend_cls.__name__}]"
+    return KeyCopy
 
 
 class ZeroGenerator:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+import torch
+
 from protocols.he.interface import HEBackend
 from protocols.he.packing import Layout, matmul, pack_inputs, pow2, rotation_steps, unpack_outputs
 from protocols.runtime.meter import Meter, PartyMeter
@@ -91,10 +93,87 @@ def _rows(A: np.ndarray, members: list[int], capacity: int, R: int) -> tuple[np.
     return packed, expert_of_row
 
 
+def row_experts(members: list[int], capacity: int, R: int) -> np.ndarray:
+    """Which expert each of the R packed rows belongs to (-1: padding) -- public, no data."""
+    t_hat = pow2(capacity)
+    expert_of_row = np.full(R, -1, dtype=np.int64)
+    for pos, e in enumerate(members):
+        expert_of_row[pos * t_hat:pos * t_hat + capacity] = e
+    return expert_of_row
+
+
+def place(share: np.ndarray, rows: np.ndarray, members: list[int], capacity: int) -> None:
+    """Copy the unpacked rows of one group into ``share`` (E, t, d_out) at their experts."""
+    t_hat = pow2(capacity)
+    for pos, e in enumerate(members):
+        share[e] = rows[pos * t_hat:pos * t_hat + capacity]
+
+
+def party_matmul(X: np.ndarray, shape: tuple[int, int, int, int], packing: str, bsgs: bool, backend_cls,
+                 params, compression: str = "none"):
+    """The protocol as two parties run it (threads, processes or two hosts), everything on the wire.
+
+    Both parties call it inside a run (``current_party()``): the client with X = A (E, t, d_in), the server
+    with X = B (E, d_in, d_out), integers mod t; ``shape`` = (E, t, d_in, d_out) is public. Step
+    ``matmul``: the client's public material (phase ``keys``, ``protocols/he/channel.py``), n_in seeded
+    query ciphertexts (round 1), n_out masked answers (round 2), each frame the serialized bytes.
+    -> this party's :class:`~protocols.mpc.sharing.HeldMod` share (E, t, d_out) mod t; the client's view
+    gets its decryptions (claimed masked by the server)."""
+    from protocols.crypten_shim import current_party
+    from protocols.he import channel
+    from protocols.mpc.sharing import HeldMod
+    from protocols.runtime import step
+    from protocols.runtime.ledger import client_key, he_answer_mask
+
+    party = current_party()
+    experts, capacity, d_in, d_out = shape
+    plan = [(members, Layout(params.slots, R, d_in, d_out)) for members, R in groups(experts, capacity, packing)]
+    n_in = sum(lay.n_in for _, lay in plan)
+    n_out = sum(lay.n_out for _, lay in plan)
+    share = np.zeros((experts, capacity, d_out), dtype=np.uint64)
+    with step("matmul"):
+        end = channel.open(backend_cls, params, steps=set().union(*(rotation_steps(lay, bsgs) for _, lay in plan)),
+                           compression=compression)
+        be = end.backend
+        t_mod = np.uint64(be.plain_modulus)
+        if party.rank == 0:                                           # client: encrypt, send, decrypt
+            A = X.astype(np.uint64) % t_mod
+            channel.send(end, [be.encrypt_bytes(v) for members, lay in plan
+                               for v in pack_inputs(_rows(A, members, capacity, lay.rows)[0], lay)],
+                         client_key(int(t_mod)))
+            answers, claimed = channel.receive(end, n_out)
+            at, noise = 0, []
+            for members, lay in plan:
+                cts = [be.from_bytes(b) for b in answers[at:at + lay.n_out]]
+                at += lay.n_out
+                noise += [be.noise_budget(ct) for ct in cts]
+                place(share, unpack_outputs([be.decrypt(ct) for ct in cts], lay), members, capacity)
+            end.noise = [n for n in noise if n is not None]
+            party.meter.see("decrypted", torch.tensor(share.astype(np.int64)).reshape(-1), "server", claimed,
+                            party.meter.clock)
+        else:                                                         # server: product, mask, answer
+            B = X.astype(np.uint64) % t_mod
+            blobs, _ = channel.receive(end, n_in)
+            rng = party.numpy_generator("he", "answer masks")
+            at, answers = 0, []
+            for members, lay in plan:
+                cts = [be.from_bytes(b) for b in blobs[at:at + lay.n_in]]
+                at += lay.n_in
+                outs, masks = respond(be, matmul(be, cts, B, row_experts(members, capacity, lay.rows), lay, bsgs),
+                                      rng)
+                answers += [be.to_bytes(o) for o in outs]
+                place(share, unpack_outputs([(t_mod - m) % t_mod for m in masks], lay), members, capacity)
+            channel.send(end, answers, he_answer_mask(int(t_mod)))
+    return HeldMod(torch.tensor(share.astype(np.int64)), int(t_mod))
+
+
 def he_matmul(be: HEBackend, A: np.ndarray, B: np.ndarray, packing: str, bsgs: bool,
               rng: np.random.Generator | int = 0) -> HEMatmulRun:
-    """A (E, t, d_in), B (E, d_in, d_out) integers mod t -> additive shares of every A_e B_e. ``rng``: the
-    server's mask generator (or its seed)."""
+    """LOCAL evaluation (one process, one backend, nothing serialized): A (E, t, d_in), B (E, d_in, d_out)
+    integers mod t -> additive shares of every A_e B_e; ``rng``: the server's mask generator (or its seed).
+    The operation counts are the protocol's (the same code as :func:`party_matmul`); the Meter it returns
+    is written by :func:`account` from the formula sizes, for projections and benchmarks only -- what a
+    run measures on the wire is :func:`party_matmul`'s."""
     experts, capacity, d_in = A.shape
     d_out = B.shape[-1]
     t_mod = np.uint64(be.plain_modulus)

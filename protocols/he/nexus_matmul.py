@@ -42,7 +42,8 @@ def expansion_elements(n: int, pack: int) -> set[int]:
 
 
 def fold_steps(slots: int, d_out: int, rows: int) -> set[int]:
-    """Right rotation by r d_out = left rotation by S - r d_out."""
+    """Right rotation by r d_out = left rotation by S - r d_out, for r < ``rows`` (a fold of t rows needs
+    r < min(floor(S / d_out), t): keys for exactly those steps)."""
     return {(slots - r * d_out) % slots for r in range(1, rows)}
 
 
@@ -72,6 +73,92 @@ def _row(weights: np.ndarray, slots: int) -> np.ndarray:
     return w
 
 
+def answer(be: HEBackend, compressed: list, B: np.ndarray, capacity: int, pack: int, rng) -> tuple[list, list]:
+    """The server's side (steps 2-4): expand the compressed ciphertexts, multiply by B (E, d_in, d_out) mod t,
+    fold, mask. -> (masked answers, masks); E per_expert answers in expert order."""
+    experts, d_in, d_out = B.shape
+    slots = be.params.slots
+    values, _, rows, per_expert = plan(experts, capacity, d_in, d_out, slots, pack)
+    leaves = [leaf for ct in compressed for leaf in expand(be, ct, pack)][:values]              # 2.
+    outs = []
+    for e in range(experts):
+        row_cts = []
+        for i in range(capacity):                                                               # 3.
+            acc = None
+            for j in range(d_in):
+                prod = be.multiply_plain(leaves[(e * capacity + i) * d_in + j], lambda e=e, j=j: _row(B[e, j], slots))
+                acc = prod if acc is None else be.add(acc, prod)
+            row_cts.append(acc)
+        for q in range(per_expert):                                                             # 4.
+            group = row_cts[q * rows:(q + 1) * rows]
+            acc = group[0]
+            for r, c in enumerate(group[1:], start=1):
+                acc = be.add(acc, be.rotate(c, (slots - r * d_out) % slots))
+            outs.append(acc)
+    return respond(be, outs, rng)
+
+
+def unfold(vectors: list[np.ndarray], experts: int, capacity: int, d_out: int, slots: int) -> np.ndarray:
+    """Folded answer (or mask) slot vectors -> (E, t, d_out): row r of output q of expert e is row q rows + r."""
+    rows = slots // d_out
+    per_expert = -(-capacity // rows)
+    out = np.zeros((experts, capacity, d_out), dtype=np.uint64)
+    for e in range(experts):
+        for q in range(per_expert):
+            for r in range(min(rows, capacity - q * rows)):
+                out[e, q * rows + r] = vectors[e * per_expert + q][r * d_out:(r + 1) * d_out]
+    return out
+
+
+def party_matmul(X: np.ndarray, shape: tuple[int, int, int, int], pack: int, backend_cls, params,
+                 compression: str = "none"):
+    """NEXUS as two parties run it, on the wire (see ``protocols/he/matmul.party_matmul`` for the frame
+    layout): the client sends ceil(E t d_in / p) seeded coefficient-encoded ciphertexts, the server answers
+    E ceil(t / floor(S / d_out)) masked folded ciphertexts. Client X = A (E, t, d_in), server X = B
+    (E, d_in, d_out) mod t. -> this party's HeldMod share (E, t, d_out) mod t."""
+    import torch
+
+    from protocols.crypten_shim import current_party
+    from protocols.he import channel
+    from protocols.mpc.sharing import HeldMod
+    from protocols.runtime import step
+    from protocols.runtime.ledger import client_key, he_answer_mask
+
+    party = current_party()
+    experts, capacity, d_in, d_out = shape
+    n, slots = params.poly_degree, params.slots
+    pack = min(pack, n)
+    if pack & (pack - 1):
+        raise ValueError("pack must be a power of two")
+    values, n_in, rows, per_expert = plan(experts, capacity, d_in, d_out, slots, pack)
+    with step("matmul"):
+        end = channel.open(backend_cls, params, elements=expansion_elements(n, pack) if pack > 1 else set(),
+                           steps=fold_steps(slots, d_out, min(rows, capacity)), compression=compression)
+        be = end.backend
+        t_mod = be.plain_modulus
+        if party.rank == 0:
+            A = X.astype(np.uint64) % np.uint64(t_mod)
+            inv = pow(pack, -1, t_mod)
+            flat = (A.reshape(-1).astype(object) * inv % t_mod).astype(np.uint64)
+            channel.send(end, [be.encrypt_coeffs_bytes(flat[i * pack:(i + 1) * pack]) for i in range(n_in)],
+                         client_key(t_mod))                                                     # 1.
+            blobs, claimed = channel.receive(end, experts * per_expert)
+            cts = [be.from_bytes(b) for b in blobs]
+            end.noise = [x for x in (be.noise_budget(ct) for ct in cts) if x is not None]
+            share = unfold([be.decrypt(ct) for ct in cts], experts, capacity, d_out, slots)
+            party.meter.see("decrypted", torch.tensor(share.astype(np.int64)).reshape(-1), "server", claimed,
+                            party.meter.clock)
+        else:
+            B = X.astype(np.uint64) % np.uint64(t_mod)
+            blobs, _ = channel.receive(end, n_in)
+            outs, masks = answer(be, [be.from_bytes(b) for b in blobs], B, capacity, pack,
+                                 party.numpy_generator("he", "answer masks"))
+            channel.send(end, [be.to_bytes(o) for o in outs], he_answer_mask(t_mod))
+            share = unfold([(np.uint64(t_mod) - m) % np.uint64(t_mod) for m in masks], experts, capacity, d_out,
+                           slots)
+    return HeldMod(torch.tensor(share.astype(np.int64)), t_mod)
+
+
 def matmul(be: HEBackend, A: np.ndarray, B: np.ndarray, pack: int = 256,
            rng: np.random.Generator | int = 0) -> HEMatmulRun:
     """A (E, t, d_in), B (E, d_in, d_out) mod t -> shares of every A_e B_e; ``rng``: the server's mask
@@ -83,7 +170,7 @@ def matmul(be: HEBackend, A: np.ndarray, B: np.ndarray, pack: int = 256,
     if pack & (pack - 1):
         raise ValueError("pack must be a power of two")
     values, n_in, rows, per_expert = plan(experts, capacity, d_in, d_out, slots, pack)
-    be.prepare_galois(expansion_elements(n, pack) if pack > 1 else set(), fold_steps(slots, d_out, rows))
+    be.prepare_galois(expansion_elements(n, pack) if pack > 1 else set(), fold_steps(slots, d_out, min(rows, capacity)))
     A = A.astype(np.uint64) % np.uint64(t_mod)
     B = B.astype(np.uint64) % np.uint64(t_mod)
     inv = pow(pack, -1, t_mod)
@@ -92,35 +179,11 @@ def matmul(be: HEBackend, A: np.ndarray, B: np.ndarray, pack: int = 256,
     rng = generator(rng)
     with client.step("matmul"), server.step("matmul"):
         sent = [be.encrypt_coeffs(flat[i * pack:(i + 1) * pack]) for i in range(n_in)]          # 1.
-        leaves = [leaf for ct in sent for leaf in expand(be, ct, pack)][:values]               # 2.
-        def value_ct(e: int, i: int, j: int):
-            return leaves[(e * capacity + i) * d_in + j]
-        outs = []
-        for e in range(experts):
-            row_cts = []
-            for i in range(capacity):                                                           # 3.
-                acc = None
-                for j in range(d_in):
-                    prod = be.multiply_plain(value_ct(e, i, j), lambda e=e, j=j: _row(B[e, j], slots))
-                    acc = prod if acc is None else be.add(acc, prod)
-                row_cts.append(acc)
-            for q in range(per_expert):                                                         # 4.
-                group = row_cts[q * rows:(q + 1) * rows]
-                acc = group[0]
-                for r, c in enumerate(group[1:], start=1):
-                    acc = be.add(acc, be.rotate(c, (slots - r * d_out) % slots))
-                outs.append(acc)
-        outs, masks = respond(be, outs, rng)
+        outs, masks = answer(be, sent, B, capacity, pack, rng)                                 # 2.-4.
         account(be, n_in, len(outs), client, server, be.params.seeded_ciphertext_bytes())
         noise = [be.noise_budget(o) for o in outs]
         got = [be.decrypt(o) for o in outs]
-    c_share = np.zeros((experts, capacity, d_out), dtype=np.uint64)
-    s_share = np.zeros_like(c_share)
-    for e in range(experts):
-        for q in range(per_expert):
-            for r in range(min(rows, capacity - q * rows)):
-                i = q * rows + r
-                c_share[e, i] = got[e * per_expert + q][r * d_out:(r + 1) * d_out]
-                s_share[e, i] = (np.uint64(t_mod) - masks[e * per_expert + q][r * d_out:(r + 1) * d_out]) % np.uint64(t_mod)
+    c_share = unfold(got, experts, capacity, d_out, slots)
+    s_share = unfold([(np.uint64(t_mod) - m) % np.uint64(t_mod) for m in masks], experts, capacity, d_out, slots)
     meter, counts, budget = finish(be, n_in, len(outs), client, server, noise)
     return HEMatmulRun(c_share, s_share, meter, counts, budget)

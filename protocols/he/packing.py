@@ -129,12 +129,16 @@ def diagonal(B: np.ndarray, expert_of_row: np.ndarray, layout: Layout, i: int, r
 
 
 def rotation_steps(layout: Layout, bsgs: bool) -> set[int]:
-    """Every rotation step the product uses (for the Galois keys)."""
+    """Exactly the rotation steps the product uses (the Galois keys the client prepares and sends): the
+    needed shifts (plain); with BSGS the baby steps and the giant steps of the NON-EMPTY groups only (a
+    group none of whose shifts is needed is never rotated, so it gets no key)."""
     R, c = layout.rows, layout.blocks
+    needed = {r for i in range(layout.n_in) for q in range(layout.n_out) for r in layout.shifts(i, q)}
     if not bsgs:
-        return {r * R for i in range(layout.n_in) for q in range(layout.n_out) for r in layout.shifts(i, q) if r}
+        return {r * R for r in needed if r}
     b = layout.baby()
-    return {u * R for u in range(1, min(b, c))} | {g * b * R for g in range(1, -(-c // b))}
+    giants = {r // b for r in needed if r // b}
+    return {u * R for u in range(1, min(b, c))} | {g * b * R for g in giants}
 
 
 def matmul(be, cts: list, B: np.ndarray, expert_of_row: np.ndarray, layout: Layout, bsgs: bool) -> list:

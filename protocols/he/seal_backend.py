@@ -2,6 +2,12 @@
 
 Keys: the client's secret key decrypts; the server gets the public key and Galois keys for exactly the
 prepared steps (element ``3^step mod 2N`` per left row rotation). One rotation = one key switch.
+
+On the wire (``protocols/he/wire.py``: formats, compression modes, the size model and its derivation):
+the client's ``public_material()`` is SEAL's EncryptionParameters (+ privmoe's 8-byte trailer), its public
+key (full: tenseal does not expose the seeded form) and SEEDED Galois keys for exactly the prepared
+elements; ``SealBackend.evaluator(material)`` is the server's backend (public key, Galois keys, no secret
+key). Queries travel seeded (``encrypt_bytes``), answers in full (``to_bytes``).
 """
 from __future__ import annotations
 
@@ -10,17 +16,22 @@ import time
 import numpy as np
 import tenseal.sealapi as seal
 
-from protocols.he.interface import HEBackend, HEParams
+from functionalities.errors import PublicParameterError
+from protocols.he import wire
+from protocols.he.interface import HEBackend, HEParams, WireSizes
 
 
 class SealBackend(HEBackend):
+    """``SealBackend(params, seed, compression="none")``: the client's backend (keys generated here; ``seed``
+    seeds ``rng`` only, SEAL draws its keys from the OS). ``compression``: the mode of every blob it makes
+    (``wire.COMPRESSIONS``). ``SealBackend.evaluator(material)``: the server's."""
+
     name = "seal"
 
-    def __init__(self, params: HEParams, seed: int = 0) -> None:
+    def __init__(self, params: HEParams, seed: int = 0, compression: str = "none") -> None:
         super().__init__(params, seed)
+        self.compression = wire.check_compression(compression)
         if not params.secure:
-            from functionalities.errors import PublicParameterError
-
             raise PublicParameterError(f"SEAL needs poly_degree >= 4096 for 128-bit security (got "
                                        f"{params.poly_degree}); toy sizes run on the simulator (--backend sim)")
         n = params.poly_degree
@@ -28,20 +39,29 @@ class SealBackend(HEBackend):
         parms.set_poly_modulus_degree(n)
         parms.set_coeff_modulus(seal.CoeffModulus.Create(n, list(params.coeff_bits)))
         parms.set_plain_modulus(seal.PlainModulus.Batching(n, params.plain_bits))
-        self.ctx = seal.SEALContext(parms, True, seal.SEC_LEVEL_TYPE.TC128)
-        if not self.ctx.parameters_set():
-            raise ValueError(f"SEAL refused the parameters: {self.ctx.parameters_error_message()}")
+        self._context(parms)
         self.keygen = seal.KeyGenerator(self.ctx)
         pk = seal.PublicKey()
         self.keygen.create_public_key(pk)
+        self.public_key = pk
         self.encryptor = seal.Encryptor(self.ctx, pk)
         self.encryptor.set_secret_key(self.keygen.secret_key())   # the client's inputs: symmetric, seedable
         self.decryptor = seal.Decryptor(self.ctx, self.keygen.secret_key())
+        self.keygen_seconds = 0.0     # Galois key generation (a one-off set-up, reported apart)
+
+    def _context(self, parms) -> None:
+        """SEALContext, evaluator, encoder from EncryptionParameters (client and server alike)."""
+        self.parms = parms
+        self.ctx = seal.SEALContext(parms, True, seal.SEC_LEVEL_TYPE.TC128)
+        if not self.ctx.parameters_set():
+            raise ValueError(f"SEAL refused the parameters: {self.ctx.parameters_error_message()}")
         self.evaluator = seal.Evaluator(self.ctx)
         self.encoder = seal.BatchEncoder(self.ctx)
         self._t = parms.plain_modulus().value()
         self.galois = None
-        self.keygen_seconds = 0.0     # Galois key generation (a one-off set-up, reported apart)
+        self._steps: set[int] = set()
+        self._galois_elts: list[int] = []
+        self._material_galois: tuple[tuple[int, ...], bytes] | None = None
 
     @property
     def plain_modulus(self) -> int:
@@ -53,12 +73,25 @@ class SealBackend(HEBackend):
         self.keygen_seconds += time.perf_counter() - start
 
     def _prepare(self, steps):
+        if not self.has_secret_key:
+            return self._check_keys(set(), steps)
         self._steps = {s % self.params.slots for s in steps if s % self.params.slots}
         n = self.params.poly_degree
         elts = sorted({pow(3, s % self.params.slots, 2 * n) for s in steps if s % self.params.slots})
+        self._galois_elts = elts
         self.galois = seal.GaloisKeys()
         if elts:
             self.keygen.create_galois_keys(elts, self.galois)
+
+    def _check_keys(self, elements, steps) -> None:
+        """The server cannot make keys: ``prepare`` there checks it received every key the steps/elements need,
+        and narrows the allowed rotations to ``steps``."""
+        need = wire.galois_elements(self.params, steps, elements)
+        missing = [e for e in need if e not in self._galois_elts]
+        if missing:
+            raise PermissionError(f"the server holds no secret key and cannot make Galois keys; missing keys for "
+                                  f"elements {missing} (received {self._galois_elts})")
+        self._steps = {s % self.params.slots for s in steps if s % self.params.slots}
 
     def encode(self, values):
         pt = seal.Plaintext()
@@ -66,14 +99,104 @@ class SealBackend(HEBackend):
         return pt
 
     def encrypt(self, values):
-        """The client encrypts with its SECRET key (symmetric): the second polynomial is pseudo-random from
-        a seed, so the ciphertext travels as N L 8 + 64 bytes (``HEParams.seeded_ciphertext_bytes``)."""
+        """The client encrypts with its SECRET key (symmetric). In memory SEAL expands the second polynomial
+        from its seed: to send a query seeded (``wire_sizes(params).query`` bytes) use ``encrypt_bytes``;
+        ``to_bytes(encrypt(v))`` is the full size-2 form."""
+        self._need_secret("encrypt")
         self.counts.record("encrypt", encryptions=1)
         ct = seal.Ciphertext()
         self.encryptor.encrypt_symmetric(self.encode(values), ct)
         return ct
 
+    def encrypt_bytes(self, values) -> bytes:
+        """Encrypt (symmetric) and serialize SEEDED: ``encrypt_symmetric(pt)`` returns SEAL's
+        ``Serializable<Ciphertext>``, saved with the second polynomial as its 64-byte PRNG seed:
+        N L 8 + 194 bytes in mode "none" (``wire.py``). One encryption counted."""
+        self._need_secret("encrypt")
+        self.counts.record("encrypt", encryptions=1)
+        return wire.save_bytes(self.encryptor.encrypt_symmetric(self.encode(values)), self.compression)
+
+    def encrypt_coeffs_bytes(self, coeffs) -> bytes:
+        """``encrypt_coeffs`` serialized seeded (as ``encrypt_bytes``). One encryption counted."""
+        self._need_secret("encrypt")
+        self.counts.record("encrypt", encryptions=1)
+        pt = self._poly(np.asarray(coeffs, dtype=np.uint64) % np.uint64(self._t))
+        return wire.save_bytes(self.encryptor.encrypt_symmetric(pt), self.compression)
+
+    def to_bytes(self, ct) -> bytes:
+        """A ciphertext -> SEAL's serialization in this backend's compression mode (full form, not seeded:
+        size N p 8 + 113 bytes for ``size`` polynomials over p primes in mode "none")."""
+        return wire.save_bytes(ct, self.compression)
+
+    def from_bytes(self, blob) -> "seal.Ciphertext":
+        """SEAL bytes (either mode; a seeded blob is expanded) -> a ciphertext, validated by SEAL against this
+        context; :class:`protocols.he.wire.WireError` on a malformed blob."""
+        return wire.load_bytes(seal.Ciphertext(), blob, self.ctx, "ciphertext")
+
+    def public_material(self) -> dict[str, bytes]:
+        """``params``: SEAL's EncryptionParameters + privmoe's trailer (response primes, plain bits);
+        ``public_key``: the public key (full form: tenseal does not expose ``Serializable<PublicKey>``);
+        ``galois_keys``: SEEDED Galois keys (``KeyGenerator.create_galois_keys(elements)`` ->
+        ``Serializable<GaloisKeys>``) for exactly the prepared elements, b"" when none. These Galois keys are
+        generated here (once per prepared set; time added to ``keygen_seconds``): a second, equally valid key
+        set for the same secret key as the in-memory keys ``rotate`` uses when one backend plays both parties."""
+        self._need_secret("make key material")
+        elts = tuple(self._galois_elts)
+        if self._material_galois is None or self._material_galois[0] != elts:
+            start = time.perf_counter()
+            blob = wire.save_bytes(self.keygen.create_galois_keys(list(elts)), self.compression) if elts else b""
+            self.keygen_seconds += time.perf_counter() - start
+            self._material_galois = (elts, blob)
+        return {"params": wire.save_bytes(self.parms, self.compression) + wire.params_trailer(self.params),
+                "public_key": wire.save_bytes(self.public_key, self.compression),
+                "galois_keys": self._material_galois[1]}
+
+    @classmethod
+    def evaluator(cls, material: dict[str, bytes], seed: int = 0, compression: str = "none",
+                  **kw) -> "SealBackend":
+        """The server's backend from ``public_material()`` alone: EncryptionParameters -> SEALContext; the
+        public key -> a public-key Encryptor (``multiply_plain`` by an all-zero plaintext encrypts zero);
+        Evaluator, BatchEncoder; the Galois keys, whose elements set the allowed rotation steps (step s iff
+        the key of 3^s mod 2N was received). ``HEParams`` from SEAL's parameters and privmoe's trailer: equal
+        to the client's. No secret key: ``encrypt*``, ``decrypt``, ``noise_budget`` raise PermissionError."""
+        if kw:
+            raise TypeError(f"SealBackend.evaluator: unexpected options {sorted(kw)}")
+        missing = [k for k in cls.MATERIAL if k not in material]
+        if missing:
+            raise wire.WireError(f"public material lacks {missing}")
+        seal_part, response, plain_bits = wire.split_params(material["params"])
+        parms = wire.load_bytes(seal.EncryptionParameters(seal.SCHEME_TYPE.BFV), seal_part, None, "params")
+        if parms.scheme() != seal.SCHEME_TYPE.BFV:
+            raise wire.WireError(f"params: scheme {parms.scheme()}, not BFV")
+        if parms.plain_modulus().bit_count() != plain_bits:
+            raise wire.WireError(f"params: a {parms.plain_modulus().bit_count()}-bit plain modulus, the trailer "
+                                 f"says {plain_bits}")
+        params = HEParams(parms.poly_modulus_degree(), plain_bits,
+                          tuple(m.bit_count() for m in parms.coeff_modulus()), response)
+        self = cls.__new__(cls)
+        HEBackend.__init__(self, params, seed)
+        self.compression = wire.check_compression(compression)
+        self.has_secret_key = False
+        self._context(parms)
+        self.keygen, self.decryptor, self.keygen_seconds = None, None, 0.0
+        self.public_key = wire.load_bytes(seal.PublicKey(), material["public_key"], self.ctx, "public_key")
+        self.encryptor = seal.Encryptor(self.ctx, self.public_key)
+        self.galois = seal.GaloisKeys()
+        if len(material["galois_keys"]):
+            wire.load_bytes(self.galois, material["galois_keys"], self.ctx, "galois_keys")
+            n = params.poly_degree
+            self._galois_elts = [e for e in range(3, 2 * n, 2) if self.galois.has_key(e)]
+        self._steps = wire.steps_of(params, self._galois_elts)
+        return self
+
+    @staticmethod
+    def wire_sizes(params: HEParams, compression: str = "none") -> WireSizes:
+        """Exact sizes of SEAL's uncompressed blobs at ``params`` (``wire.seal_wire_sizes``; derivation in
+        ``protocols/he/wire.py``); ``compression="zstd"`` raises PublicParameterError (data dependent)."""
+        return wire.wire_sizes(params, compression)
+
     def decrypt(self, ct):
+        self._need_secret("decrypt")
         self.counts.record("decrypt", decryptions=1)
         pt = seal.Plaintext()
         self.decryptor.decrypt(ct, pt)
@@ -122,9 +245,12 @@ class SealBackend(HEBackend):
         self.keygen_seconds += time.perf_counter() - start
 
     def _prepare_galois(self, elements, steps):
+        if not self.has_secret_key:
+            return self._check_keys(elements, steps)
         self._steps = {s % self.params.slots for s in steps if s % self.params.slots}
         n = self.params.poly_degree
         elts = sorted(set(elements) | {pow(3, s % self.params.slots, 2 * n) for s in steps if s % self.params.slots})
+        self._galois_elts = elts
         self.galois = seal.GaloisKeys()
         if elts:
             self.keygen.create_galois_keys(elts, self.galois)
@@ -135,12 +261,15 @@ class SealBackend(HEBackend):
         return seal.Plaintext(" + ".join(reversed(terms)) or "0")
 
     def encrypt_coeffs(self, coeffs):
+        self._need_secret("encrypt")
         self.counts.record("encrypt", encryptions=1)
         ct = seal.Ciphertext()
         self.encryptor.encrypt_symmetric(self._poly(np.asarray(coeffs, dtype=np.uint64) % np.uint64(self._t)), ct)
         return ct
 
     def apply_galois(self, a, element):
+        if element not in self._galois_elts:
+            raise KeyError(f"no Galois key for element {element} (prepared: {self._galois_elts})")
         self.counts.record(f"galois{element}", key_switches=1)
         out = seal.Ciphertext()
         self.evaluator.apply_galois(a, element, self.galois, out)
@@ -172,6 +301,7 @@ class SealBackend(HEBackend):
         return ct
 
     def noise_budget(self, ct) -> int:
+        self._need_secret("measure a noise budget")
         return self.decryptor.invariant_noise_budget(ct)
 
 

@@ -17,13 +17,13 @@ FFN on them. SecMoE drops nothing: k > 1 is one selection per (token, slot), wei
    shares of the selected fixed-point weights (``protocols/he/lift.lift``: one batched comparison).
 5. ``ffn``      -- one SwiGLU per (j, s) with the selected (secret) weights (protocols/mpc/expert.py,
    batched over the m k pairs), then ``combine``: y_j = sum_s W[j, s] out[j, s].
-Outputs y (m, d), K, W shared. Leakage: m, d, d_ff, E, k and the HE parameters. Thread mode only
-(ciphertexts travel by reference: protocols/he/channel.py).
+Outputs y (m, d), K, W shared. Leakage: m, d, d_ff, E, k and the HE parameters. Keys and ciphertexts
+travel serialized through the metered communicator (``protocols/he/channel.py``): threads, processes and
+two hosts alike.
 """
 from __future__ import annotations
 
 import math
-from typing import Callable
 
 import numpy as np
 import torch
@@ -32,7 +32,7 @@ from functionalities.fixed_point import FRAC_BITS, encode
 from protocols.crypten_shim import BinarySharedTensor, MPCTensor, current_party
 from protocols.he import channel as he_channel
 from protocols.he.lift import lift
-from protocols.he.interface import HEBackend
+from protocols.he.interface import HEBackend, HEParams
 from protocols.runtime import step
 from protocols.runtime.ledger import client_key, he_answer_mask
 
@@ -64,26 +64,26 @@ def onehot_binary(K: MPCTensor, experts: int) -> torch.Tensor:
 
 
 def moe(x: MPCTensor, w_g: MPCTensor, U: MPCTensor, V: MPCTensor, D: MPCTensor, top_k: int,
-        make_backend: Callable[[], HEBackend], server_weights: dict | None):
-    """-> y (m, d), K, W shared. ``make_backend``: builds the run's HE backend (SEAL or the slot simulator;
-    the registry entry chooses, so this module needs neither); ``server_weights``: the server's
+        he: tuple[type[HEBackend], HEParams], server_weights: dict | None):
+    """-> y (m, d), K, W shared. ``he`` = (the HE backend class, its HEParams): SEAL or the slot simulator
+    (the registry entry chooses, so this module needs neither); ``server_weights``: the server's
     plaintext U, V, D (the HE step needs them in the clear; None on the client)."""
     check_layer(x, w_g, U, top_k, None, "exact")
     party = current_party()
     tokens, hidden = x.shape
     experts, _, ffn = U.shape
     block = hidden * ffn
-    ch = he_channel.channel(make_backend)
-    be, slots = ch.backend, ch.backend.params.slots
+    backend_cls, params = he
+    slots = params.slots
     per, chunks, levels = layout(experts, block, slots)
-    be.prepare({(block << i) % slots for i in range(levels)})
-    t_mod = be.plain_modulus
     pairs = tokens * top_k
     with step("gate"):
         K, W = gate(x, w_g, top_k)
     with step("onehot"):
         bits = onehot_binary(K, experts).reshape(pairs, experts)
     with step("select"):
+        end = he_channel.open(backend_cls, params, steps={(block << i) % slots for i in range(levels)})
+        be, t_mod = end.backend, end.backend.plain_modulus
         expand = lambda v: np.repeat(v, block)                                     # noqa: E731  e -> block
         if party.rank == 0:
             cts = []
@@ -92,13 +92,14 @@ def moe(x: MPCTensor, w_g: MPCTensor, U: MPCTensor, V: MPCTensor, D: MPCTensor, 
                     v = np.zeros(slots, dtype=np.uint64)
                     sel = bits[p, c * per:(c + 1) * per].numpy().astype(np.uint64)
                     v[:len(sel) * block] = expand(sel)
-                    cts.append(be.encrypt(v))
-            he_channel.send(ch, cts, be.params.seeded_ciphertext_bytes(), client_key(t_mod))
-            answers, masked_by = he_channel.receive(ch)
-            mine = np.stack([be.decrypt(a)[:block] for a in answers]).astype(np.int64)
+                    cts.append(be.encrypt_bytes(v))
+            he_channel.send(end, cts, client_key(t_mod))
+            answers, masked_by = he_channel.receive(end, 3 * pairs)
+            mine = np.stack([be.decrypt(be.from_bytes(a))[:block] for a in answers]).astype(np.int64)
             party.meter.see("decrypted", torch.tensor(mine.reshape(-1)), "server", masked_by, party.meter.clock)
         else:
-            cts, _ = he_channel.receive(ch)
+            blobs, _ = he_channel.receive(end, pairs * chunks)
+            cts = [be.from_bytes(b) for b in blobs]
             mats = []
             for name in ("U", "V", "D"):
                 w = encode(server_weights[name]).reshape(experts, block).numpy() % t_mod
@@ -124,9 +125,9 @@ def moe(x: MPCTensor, w_g: MPCTensor, U: MPCTensor, V: MPCTensor, D: MPCTensor, 
                         sums[i] = acc if sums[i] is None else be.add(sums[i], acc)
                 for s in sums:
                     m = rng.integers(0, t_mod, slots, dtype=np.uint64)
-                    answers.append(be.switch_down(be.add_plain(s, m)))
+                    answers.append(be.to_bytes(be.switch_down(be.add_plain(s, m))))
                     mine.append(((t_mod - m[:block]) % t_mod).astype(np.int64))
-            he_channel.send(ch, answers, be.params.response_bytes(), he_answer_mask(t_mod))
+            he_channel.send(end, answers, he_answer_mask(t_mod))
             mine = np.stack(mine)
     shape = (pairs * 3 * block,)
     with step("lift"):

@@ -56,6 +56,15 @@ class Held:
     scale: int
 
 
+@dataclass
+class HeldMod:
+    """One party's additive share mod ``modulus`` (an HE protocol's output: the client's decryption, the
+    server's minus-mask); two of them reconstruct to (a + b) mod modulus."""
+
+    share: torch.Tensor
+    modulus: int
+
+
 def held(out):
     """Map MPCTensors inside ``out`` (tensor, tuple, list or dict) to :class:`Held` shares."""
     if isinstance(out, MPCTensor):
@@ -72,6 +81,8 @@ def reconstruct(a, b):
     if isinstance(a, Held):
         v = a.share + b.share
         return v.double() / a.scale if a.scale > 1 else v
+    if isinstance(a, HeldMod):
+        return (a.share + b.share) % a.modulus
     if isinstance(a, (tuple, list)):
         return type(a)(reconstruct(x, y) for x, y in zip(a, b))
     if isinstance(a, dict):

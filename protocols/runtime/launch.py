@@ -46,7 +46,10 @@ def _party_main(rank: int, transport: Transport, seed: int, fn: Callable, args: 
         set_current_party(party)
         start = time.perf_counter()
         out = fn(party, args)
-        return out, party.meter, time.perf_counter() - start
+        wall = time.perf_counter() - start
+        if party.he is not None:                     # HE counts travel home with the party's Meter
+            party.meter.he = party.he.counts()
+        return out, party.meter, wall
     except BaseException:
         transport.abort()
         raise
@@ -98,18 +101,21 @@ def run_two_party(fn: Callable[[Party, Any], Any], args: tuple[Any, Any], *, mod
     if errors:
         raise _pick_error(errors)
     (o0, m0, w0), (o1, m1, w1) = results
-    return RunResult((o0, o1), Meter([m0, m1]), max(w0, w1), _he_counts(shared))
+    return RunResult((o0, o1), Meter([m0, m1]), max(w0, w1), he_counts(m0, m1))
 
 
-def _he_counts(shared: dict) -> dict | None:
-    """The HE operations a hybrid run performed (the backend's own counters, ``protocols/he/interface.py``)
-    and the ciphertexts its channel handed over; None when the run used no HE."""
-    ch = shared.get("he")
-    if ch is None:
+def he_counts(client: PartyMeter, server: PartyMeter) -> dict | None:
+    """The HE operations a run performed, read off each party's backend counters (``PartyMeter.he``) and
+    summed, and the ciphertext frames both sent; the op sequence is the client's then the server's (the
+    obliviousness signature). None when the run used no HE."""
+    parts = [c for c in (client.he, server.he) if c is not None]
+    if not parts:
         return None
-    c = ch.backend.counts
-    return {"rotations": c.rotations, "pt_mults": c.pt_mults, "ct_adds": c.ct_adds, "key_switches": c.key_switches,
-            "encryptions": c.encryptions, "decryptions": c.decryptions, "ciphertexts": ch.sent, "ops": list(c.ops)}
+    out = {k: sum(p[k] for p in parts) for k in parts[0] if k not in ("ops", "noise_budget")}
+    out["ops"] = [op for p in parts for op in p["ops"]]
+    budgets = [p["noise_budget"] for p in parts if p.get("noise_budget") is not None]
+    out["noise_budget"] = min(budgets) if budgets else None
+    return out
 
 
 def free_port() -> int:
@@ -182,4 +188,4 @@ def _run_processes(fn, args, seed: int, timeout: float, options: dict | None = N
         raise _pick_error(errors)
     (o0, m0, w0), (o1, m1, w1) = results[0], results[1]
     meters: list[PartyMeter] = [m0, m1]
-    return RunResult((o0, o1), Meter(meters), max(w0, w1))
+    return RunResult((o0, o1), Meter(meters), max(w0, w1), he_counts(m0, m1))

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 KINDS = ("mask", "ciphertext", "declared")
 #: where a protection comes from (a fixed list, so a claim fits in a frame header as a small integer)
 SOURCES = ("beaver triple", "square pair", "binary triple", "B2A bit", "wrap pair", "dealer correction",
-           "dealer seed", "HE answer mask", "client key", "server key", "output", "leakage", "other")
+           "dealer seed", "HE answer mask", "client key", "server key", "output", "leakage", "other",
+           "HE public material")
 OWNERS = (None, "client", "server", "dealer")
 
 
@@ -60,6 +61,8 @@ class Protection:
 NO_HEADER = [0, 0, 0, 0, 0]
 DEALER = Protection("mask", "dealer correction", 64, "dealer")
 OUTPUT = Protection("declared", "output")
+#: the client's HE parameters, public key and Galois keys: public by design (``protocols/he/channel.py``)
+HE_PUBLIC = Protection("declared", "HE public material")
 
 
 def client_key(modulus: int = 0) -> Protection:

@@ -12,7 +12,9 @@ Definitions (``docs/accounting.md``, the same everywhere in privmoe):
 * **step rounds** -- for one execution of a step, ``max_p clock_p(exit) - max_p clock_p(enter)``: how much
   the step pushed the critical path. Steps that run one after the other add up exactly to the total.
 * **phase** -- ``online`` (party to party), ``offline`` (the dealer's correlated randomness; never moves a
-  clock), ``setup`` (seed exchange once per run, not part of a protocol's cost).
+  clock), ``setup`` (seed exchange once per run, not part of a protocol's cost), ``keys`` (the client's
+  HE public material -- parameters, public and Galois keys -- once per run, before the online rounds;
+  costed as ``key_bytes``; never moves a clock).
 
 Each party keeps a :class:`PartyMeter` of what *it* sends and of its step spans; :class:`Meter` merges the
 two after the run (they may live in different processes).
@@ -25,8 +27,8 @@ from typing import Iterator
 
 import pandas as pd
 
-ONLINE, OFFLINE, SETUP = "online", "offline", "setup"
-PHASES = (ONLINE, OFFLINE, SETUP)
+ONLINE, OFFLINE, SETUP, KEYS = "online", "offline", "setup", "keys"
+PHASES = (ONLINE, OFFLINE, SETUP, KEYS)
 NO_STEP = "(unlabelled)"
 
 
@@ -91,6 +93,8 @@ class PartyMeter:
     traces: list = field(default_factory=list)
     #: the party's own shares (every share tensor it assigned, in order) while the view is recorded
     own: list | None = None
+    #: the party's HE operation counts at the end of the run (``protocols/he/channel.counts_of``); None: no HE
+    he: dict | None = None
     #: masks the party's tuple provider handed out for the next openings: [(Protection, elements, parts)]
     pending: list = field(default_factory=list)
     #: while the view is recorded: this party's part of the masks of each opening, in consumption order
@@ -193,7 +197,7 @@ class Meter:
         self.traces = {p.party: p.traces for p in parties}
         self.own = {p.party: p.own for p in parties}
         self.masks = {p.party: p.masks for p in parties}
-        order = {SETUP: 0, OFFLINE: 1, ONLINE: 2}
+        order = {SETUP: 0, KEYS: 1, OFFLINE: 2, ONLINE: 3}
         msgs = [m for p in parties for m in p.messages]
         self.messages: list[Message] = sorted(msgs, key=lambda m: (order[m.phase], m.round, m.sender, m.seq))
         spans = [p.spans for p in parties]
@@ -266,6 +270,7 @@ class Meter:
             bytes_server_to_client=sum(m.nbytes for m in online if m.direction == "server->client"),
             bytes=sum(m.nbytes for m in online),
             offline_bytes=sum(m.nbytes for m in self._select(OFFLINE, step)),
+            key_bytes=sum(m.nbytes for m in self._select(KEYS, step)),
             messages=len(online),
         )
 

@@ -38,6 +38,8 @@ class Party:
     #: the seed of this party's PRIVATE randomness (its dealer stream, its local draws); by default
     #: derived from the run seed. The ledger's check redraws one party's while the other's stays fixed.
     private_override: int | None = None
+    #: this party's end of the run's HE link (``protocols/he/channel.open``); None: no HE in the run
+    he: object = None
     #: taps and generators a negative control planted (``protocols/runtime/faults.py``); empty otherwise
     planted: dict = field(default_factory=lambda: {"taps": {}, "generators": {}, "reached": set()})
 

@@ -14,7 +14,7 @@ import torch
 
 from functionalities.errors import PeerError
 
-PHASE_CODES = {"online": 0, "offline": 1, "setup": 2, "control": 3}
+PHASE_CODES = {"online": 0, "offline": 1, "setup": 2, "control": 3, "keys": 4}
 PHASE_NAMES = {v: k for k, v in PHASE_CODES.items()}
 HEADER_LEN = 9
 DTYPES = [torch.int64, torch.uint8, torch.float64]
