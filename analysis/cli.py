@@ -258,7 +258,7 @@ def cmd_run(args) -> int:
     from analysis import remote_run
 
     if args.selftest:
-        return remote_run.selftest(args.name or "topk", args.seed, args.timeout)
+        return remote_run.selftest(args.name, args.seed, args.timeout)
     if not (args.party and args.peer and args.name):
         raise PrivMoEError("give --party client|server, --peer HOST:PORT and a protocol name (or --selftest)")
     if args.party == "dealer":
@@ -344,7 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=JSON_HELP + ": {ok, seed, examples, protocols: [{protocol, passed, params, checks}]}")
     v.set_defaults(func=cmd_verify)
     rn = sub.add_parser("run", help="one party of a run against a peer on another host (or --selftest)")
-    rn.add_argument("name", nargs="?", help="the protocol to run (with --selftest, default topk)")
+    rn.add_argument("name", nargs="?", help="the protocol to run (with --selftest, default: topk, cryptomoe.matmul and secmoe.moe)")
     rn.add_argument("--party", choices=["client", "server", "dealer"],
                     help="the party this process plays (the dealer runs inside the server)")
     rn.add_argument("--peer", help="HOST:PORT: the server listens there, the client connects there")

@@ -16,6 +16,7 @@ import torch
 from analysis import harness, registry, runs
 from functionalities.errors import PeerError, PrivMoEError
 from protocols.crypten_shim import set_current_party
+from protocols.runtime.launch import he_counts
 from protocols.runtime.meter import Meter
 from protocols.runtime.party import setup_party
 from protocols.runtime.remote import handshake, interface_bytes
@@ -49,6 +50,8 @@ def run_party(role: str, host: str, port: int, name: str, sets: dict, seed: int,
         start = time.perf_counter()
         out = runs.party_fn(party, (name, params, own))
         wall = time.perf_counter() - start
+        if party.he is not None:                      # this party's HE counts travel with its Meter
+            party.meter.he = party.he.counts()
         after = interface_bytes()                     # before the control frames below
         comm = party.communicator
         # unmetered control frames: each side's meter, and the server's output shares to the client
@@ -59,6 +62,9 @@ def run_party(role: str, host: str, port: int, name: str, sets: dict, seed: int,
         result = {"party": role, "protocol": name, "params": params, "seed": seed, "wall_s": wall,
                   "steps": meter.summary().to_dict(orient="records"),
                   "payload_bytes": harness.measured(meter)["bytes"]}
+        counts = he_counts(*meter.parties.values())
+        if counts is not None:                        # both parties' HE operations (the op list left out)
+            result["he_counts"] = {k: v for k, v in counts.items() if k != "ops"}
         if rank == 1:
             _send_control(comm, torch.frombuffer(bytearray(pickle.dumps(out)), dtype=torch.uint8))
         else:
@@ -114,8 +120,15 @@ def render(result: dict) -> str:
     return "\n".join(lines)
 
 
-def selftest(name: str = "topk", seed: int = 0, timeout: float = 60.0) -> int:
-    """Both parties as subprocesses on loopback: exit 0 iff both finish and the output check passes."""
+#: what ``privmoe run --selftest`` runs without a name: an MPC protocol, an HE matmul and the hybrid layer
+SELFTEST = ("topk", "cryptomoe.matmul", "secmoe.moe")
+
+
+def selftest(name: str | None = None, seed: int = 0, timeout: float = 60.0) -> int:
+    """Both parties as subprocesses on loopback, for ``name`` (default: each of ``SELFTEST``): exit 0 iff
+    every run finishes on both sides, the sides agree and the output check passes."""
+    if name is None:
+        return max(selftest(n, seed, timeout) for n in SELFTEST)
     from protocols.runtime.launch import free_port
 
     port = free_port()

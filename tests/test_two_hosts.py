@@ -30,7 +30,9 @@ def _pair(name, server_extra=(), client_extra=(), timeout=60):
     return (client.returncode, *c), (server.returncode, *s)
 
 
-@pytest.mark.parametrize("name,sets", [("topk", {"rows": 2, "length": 6, "t": 2}), ("he.lift", {"n": 6})])
+@pytest.mark.parametrize("name,sets", [("topk", {"rows": 2, "length": 6, "t": 2}), ("he.lift", {"n": 6}),
+                                       ("cryptomoe.matmul", {"experts": 2, "capacity": 3}),
+                                       ("nexus.matmul", {"pack": 4}), ("secmoe.moe", {"tokens": 3})])
 def test_two_processes_give_the_thread_runtimes_counts_and_a_checked_output(name, sets):
     args = ["--set", *[f"{k}={v}" for k, v in sets.items()], "--seed", "3"]
     (cr, cout, cerr), (sr, sout, serr) = _pair(name, args, args)
@@ -44,6 +46,10 @@ def test_two_processes_give_the_thread_runtimes_counts_and_a_checked_output(name
     total = next(r for r in client["steps"] if r["step"] == "total")
     want = local.meter.totals()
     assert {k: total[k] for k in want} == want
+    if local.counts is not None:                     # HE: the same operations as the thread runtime
+        want_he = {k: v for k, v in local.counts.items() if k not in ("ops", "noise_budget")}
+        assert {k: client["he_counts"][k] for k in want_he} == want_he == \
+            {k: server["he_counts"][k] for k in want_he}
 
 
 def test_unreachable_peer_fails_within_the_timeout():
@@ -119,3 +125,10 @@ def test_selftest():
     r = subprocess.run([sys.executable, "-m", "analysis.cli", "run", "--selftest", "equal"], capture_output=True,
                        text=True, timeout=180)
     assert r.returncode == 0 and "both sides agree" in r.stdout
+
+
+@pytest.mark.slow
+def test_selftest_default_covers_an_he_matmul_and_secmoe():
+    r = subprocess.run([sys.executable, "-m", "analysis.cli", "run", "--selftest"], capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 0 and r.stdout.count("both sides agree") == 3, r.stdout + r.stderr

@@ -1,0 +1,130 @@
+"""Benchmark (not a test): HE on the wire, measured.
+
+    python -m analysis.bench_wire [--out analysis/data/wire.csv] [--no-hosts]
+
+For each HE entry at two sizes (SEAL, thread runtime, seed 0): the serialized bytes each way and the key
+bytes the Meter recorded beside the entry's model (``model == Meter``), and -- unless ``--no-hosts`` -- the
+same run as two processes through ``privmoe run`` over loopback: the bytes the loopback interface carried
+(``/proc/net/dev``, both directions, TCP/IP and gloo framing included) beside the Meter's online and key
+bytes. The dealer's offline bytes are shown apart: the dealer runs beside the server, so only the
+client's part (a seed) crosses the network; frame headers and the set-up seeds are not payload, which is
+why tiny runs show a ratio well above 1.
+``zstd_table`` measures SEAL's zstd mode against the default uncompressed blobs, per kind of blob.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis import harness, registry
+from analysis.strategies import draw_example_inputs
+
+OUT = Path(__file__).parent / "data" / "wire.csv"
+#: (entry, public parameters): a small size and a larger one (N = 8192 where the entry takes it)
+CASES = [
+    ("bolt.matmul", {}), ("bolt.matmul", {"experts": 4, "capacity": 8, "d_in": 64, "d_out": 64,
+                                          "poly_degree": 8192, "bsgs": True}),
+    ("cryptomoe.matmul", {}), ("cryptomoe.matmul", {"experts": 4, "capacity": 8, "d_in": 64, "d_out": 64,
+                                                    "poly_degree": 8192, "bsgs": True}),
+    ("nexus.matmul", {"pack": 4}), ("nexus.matmul", {"experts": 2, "capacity": 4, "d_in": 16, "d_out": 16,
+                                                     "pack": 32}),
+    ("he.lift", {}), ("he.lift", {"n": 256}),
+    ("secmoe.moe", {}), ("secmoe.moe", {"tokens": 8, "experts": 8, "he_poly_degree": 8192}),
+]
+
+
+def _hosts(name: str, sets: dict, seed: int = 0, timeout: float = 300.0) -> dict:
+    """``privmoe run`` client and server as two processes on loopback; the client's JSON result."""
+    from protocols.runtime.launch import free_port
+
+    port = free_port()
+    cmd = [sys.executable, "-m", "analysis.cli", "run", "--peer", f"127.0.0.1:{port}", name, "--seed", str(seed),
+           "--timeout", str(timeout), "--json"] + (["--set", *[f"{k}={v}" for k, v in sets.items()]] if sets else [])
+    server = subprocess.Popen(cmd + ["--party", "server"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    client = subprocess.Popen(cmd + ["--party", "client"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    (out, err), _ = client.communicate(timeout=timeout + 120), server.communicate(timeout=timeout + 120)
+    if client.returncode != 0:
+        raise RuntimeError(f"privmoe run {name}: {err.strip().splitlines()[-1] if err.strip() else 'failed'}")
+    return json.loads(out)
+
+
+def wire_table(hosts: bool = True, seed: int = 0) -> pd.DataFrame:
+    rows = []
+    for name, sets in CASES:
+        entry = registry.get(name)
+        params = entry.resolve(sets)
+        backend = "seal" if entry.kind == "he" else "crypten"
+        run = harness.run_real(entry, params, draw_example_inputs(entry, params, seed), seed=seed, timeout=300,
+                               backend="seal" if entry.kind == "he" else None)
+        got = harness.measured(run)
+        model = entry.cost(backend, params).to_dict()
+        row = {"entry": name, "params": " ".join(f"{k}={v}" for k, v in sets.items()) or "defaults",
+               "ciphertexts": got.get("ciphertexts", 0),
+               "bytes c->s": got["bytes_client_to_server"], "model c->s": model["bytes_client_to_server"],
+               "bytes s->c": got["bytes_server_to_client"], "model s->c": model["bytes_server_to_client"],
+               "key bytes": got["key_bytes"], "model key bytes": model["key_bytes"],
+               "model == Meter": not harness.cost_mismatches(entry, params, run, backend)}
+        if hosts:
+            res = _hosts(name, sets, seed)
+            total = next(r for r in res["steps"] if r["step"] == "total")
+            meter_all = total["bytes"] + total["key_bytes"]
+            row.update({"Meter online + keys": meter_all, "offline (dealer)": total["offline_bytes"],
+                        "loopback bytes": res.get("interface_bytes", -1)})
+            if row["loopback bytes"] > 0:
+                row["loopback / Meter"] = round(row["loopback bytes"] / meter_all, 3)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def zstd_table(seed: int = 0) -> pd.DataFrame:
+    """Per kind of blob at N = 4096 and 8192: SEAL's zstd size over the uncompressed size (measured)."""
+    from protocols.he.interface import HEParams
+    from protocols.he.seal_backend import SealBackend
+
+    rows = []
+    for n in (4096, 8192):
+        sizes = {}
+        for mode in ("none", "zstd"):
+            be = SealBackend(HEParams(n), seed, compression=mode)
+            be.prepare({1, 2})
+            rng = np.random.default_rng(seed)
+            values = rng.integers(0, be.plain_modulus, be.params.slots, dtype=np.uint64)
+            query = be.encrypt_bytes(values)
+            answer = be.to_bytes(be.switch_down(be.add_plain(be.from_bytes(query), values)))
+            material = be.public_material()
+            sizes[mode] = {"query": len(query), "answer": len(answer), **{k: len(v) for k, v in material.items()}}
+        for kind in sizes["none"]:
+            rows.append({"N": n, "blob": kind, "none": sizes["none"][kind], "zstd": sizes["zstd"][kind],
+                         "zstd / none": round(sizes["zstd"][kind] / sizes["none"][kind], 3)})
+    return pd.DataFrame(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--no-hosts", action="store_true", help="skip the two-process privmoe run measurements")
+    args = ap.parse_args(argv)
+    table = wire_table(hosts=not args.no_hosts)
+    table.to_csv(args.out, index=False)
+    print(table.to_markdown(index=False))
+    print()
+    print(zstd_table().to_markdown(index=False))
+    return 0 if table["model == Meter"].all() else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+def wire_csv_table(path: str | None = None) -> pd.DataFrame:
+    """The last ``python -m analysis.bench_wire`` table (``analysis/data/wire.csv``), for docs/accounting.md."""
+    df = pd.read_csv(path or OUT)
+    keep = ["entry", "params", "ciphertexts", "bytes c->s", "bytes s->c", "key bytes", "model == Meter",
+            "Meter online + keys", "loopback bytes", "loopback / Meter"]
+    return df[[c for c in keep if c in df.columns]].set_index("entry")
