@@ -584,3 +584,24 @@ def test_contract_readme_control_listed_as_a_protocol_is_reported():
 def test_contract_api_problems_are_reported(edit, phrase):
     problems = api_problems(edit((ROOT / "docs" / "api.md").read_text()))
     assert any(phrase in p for p in problems), problems
+
+
+def install_problems(pyproject: str, makefile: str) -> list[str]:
+    """Every runtime dependency of ``pyproject.toml`` is installed by the Makefile's venv recipe (the package
+    itself is installed with ``--no-deps``, so a dependency missing there is missing on a fresh machine)."""
+    import tomllib
+
+    deps = tomllib.loads(pyproject)["project"]["dependencies"]
+    names = [re.split(r"[=<>\[ ]", d, maxsplit=1)[0].lower() for d in deps]
+    words = {w.strip('"').split("[")[0].split("=")[0].lower() for w in makefile.split()}
+    return [f"pyproject dependency {n!r} is not installed by the Makefile" for n in names if n not in words]
+
+
+def test_contract_the_makefile_installs_every_dependency():
+    assert install_problems((ROOT / "pyproject.toml").read_text(), (ROOT / "Makefile").read_text()) == []
+
+
+def test_contract_a_dependency_the_makefile_misses_is_reported():
+    makefile = (ROOT / "Makefile").read_text().replace(" zstandard", "")
+    assert install_problems((ROOT / "pyproject.toml").read_text(), makefile) == [
+        "pyproject dependency 'zstandard' is not installed by the Makefile"]
