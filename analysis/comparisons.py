@@ -57,3 +57,20 @@ def secmoe_table(metric: str = "gib") -> pd.DataFrame:
     elif metric != "wan_s":
         raise ValueError(f"metric must be gib or wan_s, got {metric!r}")
     return df.pivot_table(index="experts", columns="protocol", values=metric)
+
+
+def matmul_paper_scale(experts: int = 64, capacity: int = 32, d: int = 2048, poly_degree: int = 8192) -> pd.DataFrame:
+    """The HE matmuls' cost models at the CryptoMoE rebuttal's size (``sim`` = ``seal``: serialized bytes and
+    key bytes), one row per variant: what ``privmoe costs NAME --backend sim --set ...`` prints."""
+    base = {"experts": experts, "capacity": capacity, "d_in": d, "d_out": d, "poly_degree": poly_degree}
+    rows = []
+    for label, name, extra in (("bolt", "bolt.matmul", {}), ("bolt, bsgs=true", "bolt.matmul", {"bsgs": True}),
+                               ("batch (bsgs false or true)", "cryptomoe.matmul", {}),
+                               ("nexus (pack = 256)", "nexus.matmul", {}),
+                               ("nexus, pack=8192", "nexus.matmul", {"pack": 8192})):
+        e = registry.get(name)
+        c = e.cost("sim", e.resolve({**base, **extra}))
+        rows.append({"protocol": label, "rotations": c.rotations, "key switches": c.key_switches,
+                     "pt_mults": c.pt_mults, "ciphertexts": c.ciphertexts, "bytes c→s": c.bytes_client_to_server,
+                     "bytes s→c": c.bytes_server_to_client, "key bytes": c.key_bytes})
+    return pd.DataFrame(rows).set_index("protocol")
