@@ -85,8 +85,8 @@ def section_model_vs_measurement(seed: int, bar) -> tuple[list[dict], list[dict]
 
 
 #: 5's sweep (the model-vs-measured figure): a few protocols measured over sizes spanning orders of
-#: magnitude -- CrypTen runs (privmoe's Meter) and HE matmuls on the count-only simulator (the protocol's
-#: own code, every HE operation counted, no values: seconds at any size)
+#: magnitude -- CrypTen runs (privmoe's Meter) and HE matmuls as two parties on the slot simulator (the
+#: protocol's own code, every key and ciphertext serialized on the wire, every HE operation counted)
 SWEEPS = [
     ("equal", "crypten", [{"n": n} for n in (4, 64, 1024, 16384)]),
     ("topk", "crypten", [{"rows": 2, "length": n, "t": 2} for n in (4, 16, 64)]),
@@ -436,8 +436,8 @@ operation counts): **{n_exact}/{len(exact)}** measured (protocol, step, metric) 
 {_md(pd.DataFrame(fixed))}
 
 The figure sets each measurement against its model, log-log: every protocol above at its one size (grey),
-and a sweep of sizes for {', '.join(f'`{n}`' for n, _, _ in SWEEPS)} (CrypTen runs; the HE matmuls on the
-count-only simulator, which runs the protocol's code and counts every HE operation), {n_sweep_exact}/{n_sweep}
+and a sweep of sizes for {', '.join(f'`{n}`' for n, _, _ in SWEEPS)} (CrypTen runs; the HE matmuls as two
+parties on the slot simulator, every key and ciphertext serialized on the wire), {n_sweep_exact}/{n_sweep}
 of the sweep's values exact. A point on the dashed line is an exact prediction; the sweeps show it over
 orders of magnitude (section `5s` of `costs.csv`).
 
