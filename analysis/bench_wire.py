@@ -115,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     print(table.to_markdown(index=False))
     print()
     print(zstd_table().to_markdown(index=False))
+    print()
+    print(noise_budget_table().to_markdown(index=False))
     return 0 if table["model == Meter"].all() else 1
 
 
@@ -128,3 +130,24 @@ def wire_csv_table(path: str | None = None) -> pd.DataFrame:
     keep = ["entry", "params", "ciphertexts", "bytes c->s", "bytes s->c", "key bytes", "model == Meter",
             "Meter online + keys", "loopback bytes", "loopback / Meter"]
     return df[[c for c in keep if c in df.columns]].set_index("entry")
+
+
+def noise_budget_table(seed: int = 0) -> pd.DataFrame:
+    """What an unflooded answer's noise tells the client (SEAL's invariant noise budget, bits left), for the
+    server's weights all zero vs uniform, at N = 4096 and 8192: one plaintext product of a fresh query,
+    switched down as the matmuls answer. Different budgets for the two weights = a leak of the weights."""
+    from protocols.he.interface import HEParams
+    from protocols.he.seal_backend import SealBackend
+
+    rows = []
+    for n in (4096, 8192):
+        be = SealBackend(HEParams(n), seed)
+        rng = np.random.default_rng(seed)
+        slots, t = be.params.slots, be.plain_modulus
+        query = rng.integers(0, t, slots, dtype=np.uint64)
+        for label, weights in (("zero", np.zeros(slots, dtype=np.uint64)),
+                               ("uniform", rng.integers(0, t, slots, dtype=np.uint64))):
+            answer = be.switch_down(be.multiply_plain(be.encrypt(query), weights))
+            rows.append({"N": n, "answer primes": answer.coeff_modulus_size(), "weights": label,
+                         "noise budget (bits)": be.noise_budget(answer)})
+    return pd.DataFrame(rows)
