@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet numpy onnx omegaconf pyyaml tenseal hypothesis pandas matplotlib \
-	    tabulate rich pytest pytest-timeout pytest-xdist mkdocs mkdocs-material "mkdocstrings[python]" zstandard
+	    tabulate rich pytest pytest-timeout pytest-xdist mkdocs mkdocs-material "mkdocstrings[python]" zstandard scipy
 	$(BIN)/pip install --quiet --no-deps crypten==0.4.1
 	$(BIN)/pip install --quiet --no-deps -e .
 	$(BIN)/python -c "import torch; assert torch.__version__.startswith('2.13.0') and not torch.version.cuda, torch.__version__"

@@ -6,7 +6,8 @@ For each HE entry at two sizes (SEAL, thread runtime, seed 0): the serialized by
 bytes the Meter recorded beside the entry's model (``model == Meter``), and -- unless ``--no-hosts`` -- the
 same run as two processes through ``privmoe run`` over loopback: the bytes the loopback interface carried
 (``/proc/net/dev``, both directions, TCP/IP and gloo framing included) beside the Meter's online and key
-bytes. The dealer's offline bytes are shown apart: the dealer runs beside the server, so only the
+bytes; and what the answers' noise flooding costs (answers, width b, the answer prime it keeps, the noise
+budget the client measured after it). The dealer's offline bytes are shown apart: the dealer runs beside the server, so only the
 client's part (a seed) crosses the network; frame headers and the set-up seeds are not payload, which is
 why tiny runs show a ratio well above 1.
 ``zstd_table`` measures SEAL's zstd mode against the default uncompressed blobs, per kind of blob.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -26,7 +28,8 @@ from analysis import harness, registry
 from analysis.strategies import draw_example_inputs
 
 OUT = Path(__file__).parent / "data" / "wire.csv"
-#: (entry, public parameters): a small size and a larger one (N = 8192 where the entry takes it)
+#: (entry, public parameters): a small size and a larger one, all at N = 8192 (the smallest ring whose answers
+#: can be noise-flooded)
 CASES = [
     ("bolt.matmul", {}), ("bolt.matmul", {"experts": 4, "capacity": 8, "d_in": 64, "d_out": 64,
                                           "poly_degree": 8192, "bsgs": True}),
@@ -54,6 +57,25 @@ def _hosts(name: str, sets: dict, seed: int = 0, timeout: float = 300.0) -> dict
     return json.loads(out)
 
 
+def _flooding_cost(params: dict, run) -> dict:
+    """What circuit privacy costs this run (``protocols/he/flooding.py``): its answers, the flooding width b,
+    the bytes the answers carry for it (the second answer prime: unflooded, one prime would decrypt), and
+    the smallest noise budget the client measured on an answer (flooded)."""
+    from protocols.he import flooding
+    from protocols.he.interface import HEParams
+    from protocols.he.wire import seal_wire_sizes
+
+    n = params.get("poly_degree") or params.get("he_poly_degree")
+    if not n or not run.counts:
+        return {}
+    he = HEParams(n)
+    answers = run.counts["ops"].count("decrypt")
+    one_prime = seal_wire_sizes(HEParams(n, response_primes=1)).answer
+    return {"answers": answers, "flood b": flooding.plan(he).bits,
+            "flooding bytes": answers * (seal_wire_sizes(he).answer - one_prime),
+            "budget left (bits)": run.noise_budget}
+
+
 def wire_table(hosts: bool = True, seed: int = 0) -> pd.DataFrame:
     rows = []
     for name, sets in CASES:
@@ -70,6 +92,7 @@ def wire_table(hosts: bool = True, seed: int = 0) -> pd.DataFrame:
                "bytes s->c": got["bytes_server_to_client"], "model s->c": model["bytes_server_to_client"],
                "key bytes": got["key_bytes"], "model key bytes": model["key_bytes"],
                "model == Meter": not harness.cost_mismatches(entry, params, run, backend)}
+        row.update(_flooding_cost(params, run))
         if hosts:
             res = _hosts(name, sets, seed)
             total = next(r for r in res["steps"] if r["step"] == "total")
@@ -116,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(zstd_table().to_markdown(index=False))
     print()
-    print(noise_budget_table().to_markdown(index=False))
+    print(flooding_table().to_markdown(index=False))
+    print(flooding_plan_table().to_markdown(index=False))
     return 0 if table["model == Meter"].all() else 1
 
 
@@ -128,26 +152,62 @@ def wire_csv_table(path: str | None = None) -> pd.DataFrame:
     """The last ``python -m analysis.bench_wire`` table (``analysis/data/wire.csv``), for docs/accounting.md."""
     df = pd.read_csv(path or OUT)
     keep = ["entry", "params", "ciphertexts", "bytes c->s", "bytes s->c", "key bytes", "model == Meter",
-            "Meter online + keys", "loopback bytes", "loopback / Meter"]
+            "flood b", "flooding bytes", "budget left (bits)", "Meter online + keys", "loopback bytes",
+            "loopback / Meter"]
     return df[[c for c in keep if c in df.columns]].set_index("entry")
 
 
-def noise_budget_table(seed: int = 0) -> pd.DataFrame:
-    """What an unflooded answer's noise tells the client (SEAL's invariant noise budget, bits left), for the
-    server's weights all zero vs uniform, at N = 4096 and 8192: one plaintext product of a fresh query,
-    switched down as the matmuls answer. Different budgets for the two weights = a leak of the weights."""
+def flooding_table(seed: int = 0) -> pd.DataFrame:
+    """What an answer's decryption noise tells the client, measured through its secret key
+    (``SealBackend.answer_noise``), for the server's weights all zero vs uniform: one plaintext product of
+    a fresh query, masked and concealed as the matmuls answer -- unflooded (``protocols/he/leaks.unflooded``:
+    switched down only, the protocol before circuit privacy) at N = 4096 and 8192, and flooded at N = 8192.
+    Columns: SEAL's noise budget, log2 of the largest |noise| coefficient, and the KS p-value of the zero-
+    weight noise against the uniform-weight noise (small: the noise tells the weights apart)."""
+    from scipy import stats
+
     from protocols.he.interface import HEParams
+    from protocols.he.leaks import unflooded
     from protocols.he.seal_backend import SealBackend
 
     rows = []
-    for n in (4096, 8192):
-        be = SealBackend(HEParams(n), seed)
+    for n, cls, label in ((4096, unflooded(SealBackend), "switched down only"),
+                          (8192, unflooded(SealBackend), "switched down only"),
+                          (8192, SealBackend, "re-randomised, switched down, flooded")):
+        be = cls(HEParams(n), seed)
         rng = np.random.default_rng(seed)
         slots, t = be.params.slots, be.plain_modulus
         query = rng.integers(0, t, slots, dtype=np.uint64)
-        for label, weights in (("zero", np.zeros(slots, dtype=np.uint64)),
-                               ("uniform", rng.integers(0, t, slots, dtype=np.uint64))):
-            answer = be.switch_down(be.multiply_plain(be.encrypt(query), weights))
-            rows.append({"N": n, "answer primes": answer.coeff_modulus_size(), "weights": label,
-                         "noise budget (bits)": be.noise_budget(answer)})
+        samples = {}
+        for weights_label, weights in (("zero", np.zeros(slots, dtype=np.uint64)),
+                                       ("uniform", rng.integers(0, t, slots, dtype=np.uint64))):
+            mask = rng.integers(0, t, slots, dtype=np.uint64)
+            answer = be.conceal(be.add_plain(be.multiply_plain(be.encrypt(query), weights), mask), rng)
+            noise = be.answer_noise(answer)
+            samples[weights_label] = [float(v) for v in noise]
+            rows.append({"N": n, "answer": label, "weights": weights_label,
+                         "noise budget (bits)": be.noise_budget(answer),
+                         "log2 max |noise|": round(math.log2(max(abs(v) for v in noise)), 1)})
+        p = stats.ks_2samp(samples["zero"], samples["uniform"]).pvalue
+        rows[-1]["zero vs uniform: KS p"] = rows[-2]["zero vs uniform: KS p"] = f"{p:.2g}"
+    return pd.DataFrame(rows)
+
+
+def flooding_plan_table() -> pd.DataFrame:
+    """Where flooding fits (``protocols/he/flooding.plan``, lambda = 40; all from public parameters): the
+    worst-case answer noise after switching down, the flooding width b, the decryption capacity
+    log2(q'/2t), the bits left unflooded and flooded, and one answer's serialized bytes."""
+    from protocols.he import flooding
+    from protocols.he.interface import HEParams
+    from protocols.he.wire import seal_wire_sizes
+
+    rows = []
+    for params in (HEParams(4096), HEParams(8192, response_primes=1), HEParams(8192), HEParams(16384)):
+        p = flooding.plan(params)
+        keep = params.response_primes or params.data_primes
+        rows.append({"N": params.poly_degree, "coefficient bits": " ".join(map(str, params.coeff_bits)),
+                     "answer primes": keep, "worst noise (log2)": round(p.bound, 1), "b": p.bits,
+                     "capacity (log2)": round(p.capacity, 1), "left unflooded": round(p.unflooded_left, 1),
+                     "left flooded": round(p.left, 1), "flooding fits": "yes" if p.fits else "no",
+                     "answer bytes": seal_wire_sizes(params).answer})
     return pd.DataFrame(rows)

@@ -152,7 +152,7 @@ def section_matmul(seed: int, quick: bool) -> list[dict]:
     from analysis.cost_models import he as H
 
     rows = []
-    small = {"experts": 2, "capacity": 4, "d_in": 16, "d_out": 16, "poly_degree": 4096, "pack": 64}
+    small = {"experts": 2, "capacity": 4, "d_in": 16, "d_out": 16, "poly_degree": 8192, "pack": 64}
     variants = [("BOLT", "bolt.matmul", False), ("BOLT+BSGS", "bolt.matmul", True),
                 ("batch", "cryptomoe.matmul", False), ("batch+BSGS", "cryptomoe.matmul", True),
                 ("NEXUS", "nexus.matmul", False)]
@@ -390,7 +390,7 @@ Projected (`cheetah`, f = 1) at the three models' scale, GiB (dispatch and combi
 
 ## 2. Matmul: BOLT, BOLT+BSGS, NEXUS, CryptoMoE batch (±BSGS), CipherGPT
 
-Measured on SEAL (E = 2, t = 4, d = 16, N = 4096) beside the closed form:
+Measured on SEAL (E = 2, t = 4, d = 16, N = 8192, the smallest ring whose answers can be noise-flooded) beside the closed form:
 
 {_md(m2, ".10g")}
 

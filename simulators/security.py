@@ -2,7 +2,7 @@
 
 A party's VIEW is everything it receives in a run, in order: ``opened`` values (its share combined with
 the other's), ``received`` one-way payloads, ``gathered`` values, ``dealer`` messages, ``decrypted`` HE
-plaintexts, ``ciphertext`` frames -- each with the protection the runtime recorded for it and the round it
+plaintexts, ``ciphertext`` frames, the ``noise`` of decrypted HE answers (``protocols/he/channel.observe``) -- each with the protection the runtime recorded for it and the round it
 arrived in -- plus its own shares (``protocols/runtime/meter.py``). The EXACT check of what protects each
 value is the mask ledger (``simulators/ledger.py``); the tests here are the statistical second line.
 
@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 ALPHA = 1e-3
-TESTED = ("opened", "received", "gathered", "dealer", "decrypted")
+TESTED = ("opened", "received", "gathered", "dealer", "decrypted", "noise")
 #: bit tests per position: values' 64 bits, neighbours' differences' 64 bits, first elements' differences'
 #: 64 bits; plus one KS and one coverage test
 TESTS_PER_POSITION = 3 * 64 + 2

@@ -60,7 +60,7 @@ def test_simulator_counts_equal_the_formula_at_small_slot_counts(E, t, di, do, n
 @pytest.mark.parametrize("bsgs", [False, True])
 def test_seal_equals_simulator_outputs_counts_and_keeps_noise_budget(packing, bsgs):
     A, B = _ab(3, 3, 20, 9, seed=1)
-    params = HEParams(4096)
+    params = HEParams(8192)                     # the smallest ring whose answers can be flooded
     seal, sim = SealBackend(params, 5), SimBackend(params, 5)
     r1, r2 = he_matmul(seal, A, B, packing, bsgs, rng=5), he_matmul(sim, A, B, packing, bsgs, rng=5)
     assert np.array_equal(r1.client_share, r2.client_share) and np.array_equal(r1.server_share, r2.server_share)
@@ -95,9 +95,9 @@ def test_rotation_keys_exist_only_for_prepared_steps():
 def test_zero_weights_do_not_change_the_counts():
     A, _ = _ab(2, 2, 6, 5)
     B = np.zeros((2, 6, 5), dtype=np.int64)
-    be = SealBackend(HEParams(4096))
+    be = SealBackend(HEParams(8192))
     r = he_matmul(be, A, B, "bolt", False)
-    assert r.counts["pt_mults"] == H.matmul(2, 2, 6, 5, 4096, False, "bolt").pt_mults
+    assert r.counts["pt_mults"] == H.matmul(2, 2, 6, 5, 8192, False, "bolt").pt_mults
     assert not ((r.client_share + r.server_share) % np.uint64(be.plain_modulus)).any()
 
 

@@ -28,7 +28,7 @@ def _routing(kind):
 
 
 @pytest.mark.parametrize("name,extra", [("cryptomoe.moe", {"capacity": 1}), ("dense.moe", {}),
-                                        ("secmoe.moe", {"he_backend": "seal", "he_poly_degree": 4096,
+                                        ("secmoe.moe", {"he_backend": "seal", "he_poly_degree": 8192,
                                                         "compute": "reshared"})])
 def test_layers_hide_extreme_routings(name, extra):
     entry = registry.get(name)

@@ -16,7 +16,7 @@ import torch
 
 from analysis import harness, registry
 from analysis.cli import main
-from analysis.security import Runs, ledger_problems, security_check
+from analysis.security import Pair, Runs, ledger_problems, security_check
 from analysis.strategies import draw_example_inputs, draw_example_params
 from protocols.mpc.leaks import LIE
 from protocols.runtime.dealer import derive_seed
@@ -45,6 +45,7 @@ EXPECTED = {
     "key_leak.matmul": ("ledger", "unprotected"),
     "unmasked_secmoe.moe": ("ledger", "unprotected"),
     "round_channel.gate": ("shape", "the transcript changes with the other party's secret"),
+    "unflooded.matmul": ("distribution", "noise value"),
 }
 #: the controls a single ledger pass (one run and its redraws) catches; the others need several runs
 ONE_PASS = [n for n, (check, _) in EXPECTED.items() if check == "ledger" and n != "occasional.gate"]
@@ -86,6 +87,32 @@ def test_the_round_channel_is_caught_by_the_transcript_signature_without_a_cost_
     found = security_check(entry, params, inputs, runs=2, seed=0)
     assert not found["ledger"], found["ledger"]          # its values are clean: only rounds carry the bit
     assert any("the transcript changes with the other party's secret" in p for p in found["shape"]), found
+
+
+def test_the_unflooded_answers_are_caught_by_the_noise_the_client_sees():
+    """The answers' decryption noise (``noise`` view items) against the flooding's distribution: the
+    unflooded control fails it at the secure protocol's own parameters (N = 8192), where its values, masks
+    and transcript are clean."""
+    entry = registry.get("unflooded.matmul")
+    params, inputs = _drawn(entry)
+    found = security_check(entry, params, inputs, runs=2, seed=0)
+    assert not found["ledger"] and not found["shape"], found
+    assert any("real vs simulated: noise value at step 'matmul'" in p for p in found["distribution"]), found
+
+
+def test_the_noise_the_client_sees_shows_the_weights_without_flooding():
+    """At N = 4096 (no prime to drop; the control does not flood, so it may run there) the unflooded noise
+    also differs between the server's all-zero and uniform weights: the contrast pair catches it, not only
+    the comparison with the simulator."""
+    entry = registry.get("unflooded.matmul")
+    params, a, b = entry.contrast()
+    params = {**params, "poly_degree": 4096}
+    found = security_check(entry, params, a, runs=3, seed=0, pairs=[Pair("zero vs random weights", params, a, b)])
+    assert any("zero vs random weights, client, secret A vs B: noise value" in p for p in found["distribution"]), found
+    flooded = registry.get("cryptomoe.matmul")
+    params = {**params, "poly_degree": 8192}
+    found = security_check(flooded, params, a, runs=3, seed=0, pairs=[Pair("zero vs random weights", params, a, b)])
+    assert not any(found.values()), found
 
 
 def test_the_occasional_leak_is_caught_in_every_run_where_it_fires():

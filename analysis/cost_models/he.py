@@ -7,7 +7,8 @@ n_in = ceil(d_in/c) inputs with a_i columns and n_out = ceil(d_out/c) outputs wi
 ``cnt(a, b) = min(c, a + b - 1)`` shifts pair a valid input column with a used output block.
 
     pt_mults  = sum_{i,q} cnt(a_i, b_q)
-    ct_adds   = sum_q (sum_i cnt(a_i, b_q) - 1) + n_out          (accumulation + the mask)
+    ct_adds   = sum_q (sum_i cnt(a_i, b_q) - 1) + 2 n_out        (accumulation + the mask + the
+                                                             re-randomisation of ``conceal``)
     rotations = sum_i (cnt(a_i, b_0) - 1)                         (plain: every rotated input reused)
               = n_in (min(b, c) - 1) + sum_q G_q                  (bsgs: babies + non-empty giant groups,
                                                              b the power of two with the fewest rotations)
@@ -51,7 +52,7 @@ def _group_cost(S: int, R: int, d_in: int, d_out: int, bsgs: bool) -> Cost:
     n_in, n_out = sum(k for _, k in ins), sum(k for _, k in outs)
     cnt = lambda a, b: min(c, a + b - 1)   # noqa: E731
     pt = sum(ki * kq * cnt(a, b) for a, ki in ins for b, kq in outs)
-    adds = sum(kq * (sum(ki * cnt(a, b) for a, ki in ins) - 1) for b, kq in outs) + n_out
+    adds = sum(kq * (sum(ki * cnt(a, b) for a, ki in ins) - 1) for b, kq in outs) + 2 * n_out
     if not bsgs:
         rot = sum(ki * (cnt(a, min(c, d_out)) - 1) for a, ki in ins)
     else:
@@ -134,7 +135,7 @@ def nexus_matmul(experts: int, capacity: int, d_in: int, d_out: int, poly_degree
         key switches = n_in (p - 1) [expansion automorphisms] + E (t - o) [fold rotations]
         rotations    = E (t - o)
         pt_mults     = n_in (p - 1) [monomials] + V [constant x weight row]
-        ct_adds      = 2 n_in (p - 1) + E t (d_in - 1) + E (t - o) + E o [mask]
+        ct_adds      = 2 n_in (p - 1) + E t (d_in - 1) + E (t - o) + 2 E o [mask, re-randomisation]
         ciphertexts  = n_in + E o; rounds 2; bytes as for the other matmuls."""
     params = params or HEParams(poly_degree)
     p = min(pack, poly_degree)
@@ -145,7 +146,7 @@ def nexus_matmul(experts: int, capacity: int, d_in: int, d_out: int, poly_degree
     n_out = experts * o
     folds = experts * (capacity - o)
     out = Cost(rounds=2, rotations=folds, key_switches=n_in * (p - 1) + folds, pt_mults=n_in * (p - 1) + values,
-               ct_adds=2 * n_in * (p - 1) + experts * capacity * (d_in - 1) + folds + n_out,
+               ct_adds=2 * n_in * (p - 1) + experts * capacity * (d_in - 1) + folds + 2 * n_out,
                ciphertexts=n_in + n_out, bytes_client_to_server=n_in * params.seeded_ciphertext_bytes(),
                bytes_server_to_client=n_out * params.response_bytes())
     if sizes is None:

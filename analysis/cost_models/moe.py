@@ -165,7 +165,8 @@ def secmoe_he_select(m: int, k: int, E: int, block: int, params, sizes=None) -> 
     G = the largest power of two <= min(E, floor(S / block)) experts per ciphertext, ch = ceil(E / G),
     l = log2 G.
         inputs p ch (seeded), answers 3 p; rotations = key switches = 3 p ch l;
-        pt_mults 3 p ch; ct_adds 3 p ch (1 + l) + 3 p (ch - 1) + 3 p (masks); 2 rounds.
+        pt_mults 3 p ch; ct_adds 3 p ch (1 + l) + 3 p (ch - 1) + 3 p (masks) + 3 p (re-randomisation,
+        ``conceal``); 2 rounds.
     ``sizes`` (the run's backend's ``wire_sizes``): bytes are the serialized queries and answers and
     ``key_bytes`` the client's public material (Galois keys for the l tree steps); else the formula."""
     import math
@@ -180,7 +181,7 @@ def secmoe_he_select(m: int, k: int, E: int, block: int, params, sizes=None) -> 
     rot = 3 * p * ch * lv
     out = Cost(rounds=2, bytes_client_to_server=p * ch * params.seeded_ciphertext_bytes(),
                bytes_server_to_client=3 * p * params.response_bytes(), rotations=rot, key_switches=rot,
-               pt_mults=3 * p * ch, ct_adds=3 * p * ch * (1 + lv) + 3 * p * (ch - 1) + 3 * p,
+               pt_mults=3 * p * ch, ct_adds=3 * p * ch * (1 + lv) + 3 * p * (ch - 1) + 6 * p,
                ciphertexts=p * ch + 3 * p)
     if sizes is None:
         return out
@@ -218,7 +219,7 @@ def secmoe_he_select_large(m: int, k: int, E: int, block: int, params) -> Cost:
     rot = p * E * logs
     return Cost(rounds=2, bytes_client_to_server=n_in * params.seeded_ciphertext_bytes(),
                 bytes_server_to_client=3 * q * p * params.response_bytes(), rotations=rot, key_switches=rot,
-                pt_mults=p * E * (1 + 3 * q), ct_adds=p * E * logs + 3 * q * p * 2 * E + 3 * q * p,
+                pt_mults=p * E * (1 + 3 * q), ct_adds=p * E * logs + 3 * q * p * 2 * E + 6 * q * p,
                 ciphertexts=n_in + 3 * q * p)
 
 

@@ -197,10 +197,10 @@ register(layer_entry(
                              own if "U" in own else None),
     kind="hybrid", plain_inputs=True, validate=_secmoe_validate,
     defaults={"tokens": 4, "hidden": 4, "ffn": 4, "experts": 4, "top_k": 2, "he_backend": "seal",
-              "he_poly_degree": 4096, "compute": "reshared", "accounting": "protocol"},
+              "he_poly_degree": 8192, "compute": "reshared", "accounting": "protocol"},
     costs={"crypten": _secmoe_cost(crypten), "cheetah": _secmoe_cost(cheetah)},
     params_strategy=lambda: _small_params().map(
-        lambda p: {**{k: v for k, v in p.items() if k != "capacity"}, "he_backend": "seal", "he_poly_degree": 4096,
+        lambda p: {**{k: v for k, v in p.items() if k != "capacity"}, "he_backend": "seal", "he_poly_degree": 8192,
                    "compute": "reshared"}),
     leakage=LEAK + ("he_poly_degree",), doc="docs/protocols/secmoe_moe.md",
     contrast=layer_contrast({"he_backend": "sim", "he_poly_degree": 4096, "compute": "reshared"})))

@@ -24,6 +24,9 @@ control                  the leak                                               
 ``key_leak.matmul``      the server holds a copy of the client's HE key and decrypts its queries   unprotected
 ``unmasked_secmoe.moe``  SecMoE whose server's mask generator returns zeros: the client decrypts   unprotected
                          expert weights
+``unflooded.matmul``     batch HE matmul whose answers are neither re-randomised nor noise-flooded:  noise
+                         their decryption noise is the weights' (caught by the distribution tests:
+                         the client's ``noise`` items against the flooding's distribution)
 =======================  ========================================================================  ===========
 """
 from dataclasses import replace
@@ -36,7 +39,7 @@ import analysis.entries.moe_layers  # noqa: F401
 import protocols.mpc.cryptomoe_dispatch as CD
 import protocols.mpc.gate as G
 from analysis.entry import registered, register
-from protocols.he.leaks import ZeroGenerator, key_copy
+from protocols.he.leaks import ZeroGenerator, key_copy, unflooded
 from protocols.mpc import leaks
 from protocols.runtime import step
 from protocols.runtime.faults import planted
@@ -122,3 +125,6 @@ _control("cryptomoe.matmul", "key_leak.matmul",
          real=HM.real("batch", wrap=key_copy))
 _control("secmoe.moe", "unmasked_secmoe.moe", "SecMoE whose server returns its HE answers without masks",
          real=_secmoe_unmasked(registered("secmoe.moe").real))
+_control("cryptomoe.matmul", "unflooded.matmul",
+         "HE matmul whose answers are neither re-randomised nor noise-flooded (decryption noise = the weights')",
+         real=HM.real("batch", wrap=unflooded))

@@ -14,6 +14,9 @@ threads, processes and on two hosts alike:
 3. :func:`receive` -- the other party's frames, and the protection its sender claimed for their content
    (the client's key for queries; the server's masks for answers); they enter the receiver's view as
    ``ciphertext``.
+4. :func:`observe` -- the client's view of the answers' decryption NOISE (phase minus message, per
+   coefficient: ``noise``), which the server's ``conceal`` floods (``protocols/he/flooding.py``); the
+   security checks compare it with the flooding's distribution.
 
 The compression mode is the backend's (``"none"`` by default: deterministic sizes; ``"zstd"``: SEAL's own).
 The party's HE operation counts (``HEEnd.counts``) are copied into its Meter when the run ends
@@ -26,7 +29,8 @@ from dataclasses import dataclass, field
 import torch
 
 from protocols.crypten_shim import current_party
-from protocols.runtime.ledger import HE_PUBLIC, Protection
+from protocols.he import flooding
+from protocols.runtime.ledger import HE_PUBLIC, Protection, noise_flooding
 
 KEYS = "keys"
 
@@ -63,7 +67,11 @@ def open(backend_cls, params, *, steps=(), elements=(), compression: str = "none
 
     ``backend_cls``: ``protocols.he.seal_backend.SealBackend`` or the slot simulator's class (the entry
     chooses); ``params``: HEParams; ``steps``/``elements``: the rotation steps / Galois elements the
-    protocol will use (public: a function of the public parameters). -> this party's :class:`HEEnd`."""
+    protocol will use (public: a function of the public parameters). -> this party's :class:`HEEnd`.
+    A flooding backend (SEAL) at parameters without room to flood its answers raises
+    ``protocols.he.flooding.FloodingError`` here, before any message."""
+    if backend_cls.flood:          # refuse parameters without room for circuit privacy before anything moves
+        flooding.check(params)
     party = current_party()
     comm = party.communicator
     names = tuple(backend_cls.MATERIAL)
@@ -107,3 +115,21 @@ def receive(end: HEEnd, count: int) -> tuple[list[bytes], Protection | None]:
         blobs.append(payload.numpy().tobytes())
         claimed = Protection.from_header(header[4:9])
     return blobs, claimed
+
+
+def observe(end: HEEnd, cts: list) -> None:
+    """The client records what decrypting ``cts`` (the server's answers) shows it beyond the plaintexts:
+    each answer's decryption noise (``backend.answer_noise``; SEAL only -- the simulator has none), as a
+    ``noise`` view item (``flooding.observed``: the top bits of noise + 2^b) claimed uniform by the server's
+    flooding of width b (``flooding.plan``). Only when the run records views (it costs a polynomial product
+    per answer)."""
+    party = current_party()
+    if party.meter.view is None:
+        return
+    be = end.backend
+    bits = flooding.plan(be.params).bits
+    for ct in cts:
+        noise = be.answer_noise(ct)
+        if noise is not None:
+            party.meter.see("noise", torch.from_numpy(flooding.observed(noise, bits)), "server",
+                            noise_flooding(bits), party.meter.clock)

@@ -152,6 +152,9 @@ class HEBackend:
     has_secret_key = True
     #: ``"none"`` (deterministic sizes, the default) or ``"zstd"`` (SEAL's own, data dependent)
     compression = "none"
+    #: whether ``conceal`` floods the answers' noise (SEAL; the simulator has no noise to flood), so the
+    #: parameters must leave room for it (``protocols/he/flooding.check``)
+    flood = False
 
     def __init__(self, params: HEParams, seed: int = 0) -> None:
         self.params = params
@@ -219,6 +222,20 @@ class HEBackend:
     def noise_budget(self, ct) -> int | None:
         """Remaining invariant noise budget in bits (SEAL); ``None`` on the simulator."""
         self._need_secret("measure a noise budget")
+        return None
+
+    # -- circuit privacy (protocols/he/flooding.py) ------------------------------------------------------------
+    def conceal(self, ct, rng: np.random.Generator):
+        """The server's last step on every answer: re-randomise (a public-key encryption of zero added: one
+        encryption and one addition, counted), ``switch_down``, flood the noise with ``rng`` (the server's
+        private generator). The simulator has no noise: it counts the same operations and switches down."""
+        self.counts.record("conceal", encryptions=1, ct_adds=1)
+        return self.switch_down(ct)
+
+    def answer_noise(self, ct) -> list[int] | None:
+        """The decryption noise of an answer, per coefficient (phase minus message; SEAL), ``None`` where
+        there is no noise (the simulator). Client only; not counted."""
+        self._need_secret("measure noise")
         return None
 
     # -- on the wire (protocols/he/wire.py) ----------------------------------------------------------------

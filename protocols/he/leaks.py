@@ -4,7 +4,9 @@
 class so that the client's public material also carries the secret key, and the server's evaluator built
 from it decrypts every query ciphertext it loads -- the client's inputs, in the clear, in the server's view
 (claimed protected by the client's key, which the server now holds). :class:`ZeroGenerator` is a server
-whose mask generator returns zeros: its answers reach the client unmasked. A control entry composes a
+whose mask generator returns zeros: its answers reach the client unmasked. :func:`unflooded` is a server
+that masks its answers but neither re-randomises nor floods them (the protocol before circuit privacy):
+their decryption noise is the weights' noise. A control entry composes a
 secure protocol with one of these; the protocol has no switch.
 """
 from __future__ import annotations
@@ -70,3 +72,19 @@ class ZeroGenerator:
 
     def integers(self, low, high=None, size=None, dtype=np.int64, **_):
         return np.zeros(size if size is not None else (), dtype=dtype)
+
+
+def unflooded(backend_cls):
+    """``backend_cls`` whose ``conceal`` only switches down (counted as the real one): no public-key
+    encryption of zero added, no noise flooded. The answers' decryption noise -- in the client's view --
+    is what the server's weights made it (``protocols/he/flooding.py``)."""
+
+    class Unflooded(backend_cls):
+        flood = False
+
+        def conceal(self, ct, rng):
+            self.counts.record("conceal", encryptions=1, ct_adds=1)
+            return self.switch_down(ct)
+
+    Unflooded.__name__ = Unflooded.__qualname__ = f"Unflooded[{backend_cls.__name__}]"
+    return Unflooded

@@ -4,10 +4,11 @@
    ciphertext), send;                                                                  round 1, client -> server
 2. server: block-diagonal product with its plaintext B_e (``protocols/he/packing.matmul``), then adds a
    fresh uniform mask R (one add_plain per output) and keeps -R as its share;
-3. server -> client: the masked outputs (2 N L' 8 bytes each, L' primes after switching down);  round 2
+   and conceals every answer (re-randomise, switch down, flood the noise: ``protocols/he/flooding.py``);
+3. server -> client: the answers (2 N L' 8 bytes each, L' primes after switching down);        round 2
 4. client: decrypts A B + R: its share.  Shares: client's + server's = A B (mod t).
-The mask is uniform mod t, so the client's decryption is independent of A B; what the server's noise
-may leak (no flooding at these parameters): ``docs/security.md``, "What the HE views do not cover".
+The mask is uniform mod t, so the client's decryption is independent of A B; the flooding makes the
+decryption noise independent of B up to 2^-40 per answer (the client's view holds that noise: ``noise``).
 
 Rows that are not a power of two are padded (zero rows, weight 0): BOLT pads t to t^ = 2^ceil(log2 t)
 per expert; the batch packing stacks the E padded blocks and pads E t^ to a power of two.
@@ -34,11 +35,15 @@ def generator(rng: np.random.Generator | int) -> np.random.Generator:
 
 def respond(be: HEBackend, outs: list, rng: np.random.Generator) -> tuple[list, list]:
     """The server's HE -> shares step: add a fresh uniform mask (drawn from ``rng``, the server's private
-    generator) to every output (add_plain each); returns the masked ciphertexts and the masks (the server's
-    share is minus the mask)."""
+    generator) to every output (add_plain each), then ``conceal`` it (re-randomise, switch down, flood the
+    noise from ``flooding.stream(rng)``: ``protocols/he/flooding.py``); returns the answers and the masks (the server's share
+    is minus the mask)."""
+    from protocols.he.flooding import stream
+
     t_mod = be.plain_modulus
+    noise = stream(rng)
     masks = [rng.integers(0, t_mod, be.params.slots, dtype=np.uint64) for _ in outs]
-    return [be.switch_down(be.add_plain(o, m)) for o, m in zip(outs, masks)], masks
+    return [be.conceal(be.add_plain(o, m), noise) for o, m in zip(outs, masks)], masks
 
 
 def account(be: HEBackend, n_in: int, n_out: int, client: PartyMeter, server: PartyMeter, input_bytes: int) -> None:
@@ -147,6 +152,7 @@ def party_matmul(X: np.ndarray, shape: tuple[int, int, int, int], packing: str, 
                 cts = [be.from_bytes(b) for b in answers[at:at + lay.n_out]]
                 at += lay.n_out
                 noise += [be.noise_budget(ct) for ct in cts]
+                channel.observe(end, cts)
                 place(share, unpack_outputs([be.decrypt(ct) for ct in cts], lay), members, capacity)
             end.noise = [n for n in noise if n is not None]
             party.meter.see("decrypted", torch.tensor(share.astype(np.int64)).reshape(-1), "server", claimed,

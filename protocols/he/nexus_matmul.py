@@ -145,6 +145,7 @@ def party_matmul(X: np.ndarray, shape: tuple[int, int, int, int], pack: int, bac
             blobs, claimed = channel.receive(end, experts * per_expert)
             cts = [be.from_bytes(b) for b in blobs]
             end.noise = [x for x in (be.noise_budget(ct) for ct in cts) if x is not None]
+            channel.observe(end, cts)
             share = unfold([be.decrypt(ct) for ct in cts], experts, capacity, d_out, slots)
             party.meter.see("decrypted", torch.tensor(share.astype(np.int64)).reshape(-1), "server", claimed,
                             party.meter.clock)

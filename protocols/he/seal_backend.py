@@ -17,7 +17,7 @@ import numpy as np
 import tenseal.sealapi as seal
 
 from functionalities.errors import PublicParameterError
-from protocols.he import wire
+from protocols.he import flooding, wire
 from protocols.he.interface import HEBackend, HEParams, WireSizes
 
 
@@ -27,6 +27,8 @@ class SealBackend(HEBackend):
     (``wire.COMPRESSIONS``). ``SealBackend.evaluator(material)``: the server's."""
 
     name = "seal"
+    #: flood the answers' noise in ``conceal`` (False only in the negative control ``unflooded.matmul``)
+    flood = True
 
     def __init__(self, params: HEParams, seed: int = 0, compression: str = "none") -> None:
         super().__init__(params, seed)
@@ -303,6 +305,71 @@ class SealBackend(HEBackend):
     def noise_budget(self, ct) -> int:
         self._need_secret("measure a noise budget")
         return self.decryptor.invariant_noise_budget(ct)
+
+    # -- circuit privacy (protocols/he/flooding.py) ------------------------------------------------------------
+    def _primes(self, ct) -> list[int]:
+        return [m.value() for m in self.ctx.get_context_data(ct.parms_id()).parms().coeff_modulus()]
+
+    def conceal(self, ct, rng: np.random.Generator):
+        """The server's last step on an answer (``protocols/he/flooding.py``): add a fresh public-key
+        encryption of zero (counted: one encryption, one addition), switch down, and add noise uniform in
+        ``[-2^b, 2^b)`` (``b = flooding.plan(params).bits``, from ``rng``: the server's private generator) to
+        every coefficient of the first polynomial, prime by prime, in the serialized answer."""
+        bits = flooding.check(self.params).bits if self.flood else 0     # FloodingError where it cannot fit
+        self.counts.record("conceal", encryptions=1, ct_adds=1)
+        zero = seal.Ciphertext()
+        self.encryptor.encrypt_zero(zero)              # with the PUBLIC key (the server holds no other)
+        out = seal.Ciphertext()
+        self.evaluator.add(ct, zero, out)
+        out = self.switch_down(out)
+        if not self.flood:
+            return out
+        n, primes = self.params.poly_degree, self._primes(out)
+        blob = wire.uncompressed(wire.save_bytes(out, "none"))
+        coeffs = np.frombuffer(blob, dtype="<u8", offset=wire.CT_OVERHEAD).copy().reshape(-1, len(primes), n)
+        coeffs[0] = flooding.add_to_poly(coeffs[0], flooding.draw(rng, n, bits), primes)
+        return self.from_bytes(blob[:wire.CT_OVERHEAD] + coeffs.astype("<u8").tobytes())
+
+    def _secret(self) -> np.ndarray:
+        """The secret key's coefficients (int64 in {-1, 0, 1}), read through SEAL's own decryption: the
+        ciphertext (0, floor(q/t)) decrypts to round(t/q floor(q/t) s) = s mod t (tenseal exposes the key only
+        in NTT form). Client only; cached."""
+        self._need_secret("read its secret key")
+        if getattr(self, "_s", None) is None:
+            n = self.params.poly_degree
+            probe = seal.Ciphertext()                  # a template of the right level (not counted)
+            self.encryptor.encrypt_symmetric(self.encode(np.zeros(self.params.slots, dtype=np.uint64)), probe)
+            primes = self._primes(probe)
+            q = 1
+            for p in primes:
+                q *= p
+            blob = self.to_bytes(probe)
+            coeffs = np.zeros((2, len(primes), n), dtype=np.uint64)
+            coeffs[1, :, 0] = [(q // self._t) % p for p in primes]
+            pt = seal.Plaintext()
+            self.decryptor.decrypt(self.from_bytes(blob[:wire.CT_OVERHEAD] + coeffs.astype("<u8").tobytes()), pt)
+            s = np.array(_coeffs(pt, n), dtype=np.int64)
+            self._s = np.where(s == self._t - 1, -1, s)
+        return self._s
+
+    def answer_noise(self, ct) -> list[int]:
+        """The decryption noise of ``ct`` (client only; not counted): per coefficient, the phase
+        ``c0 + c1 s mod q`` minus ``round(q m / t)`` for the decrypted plaintext polynomial m, centred in
+        ``(-q/2, q/2]`` (Python ints). What the client learns beyond m when it decrypts."""
+        s = self._secret()
+        n, primes = self.params.poly_degree, self._primes(ct)
+        blob = wire.uncompressed(wire.save_bytes(ct, "none"))
+        coeffs = np.frombuffer(blob, dtype="<u8", offset=wire.CT_OVERHEAD).reshape(-1, len(primes), n)
+        pt = seal.Plaintext()
+        self.decryptor.decrypt(ct, pt)
+        m = _coeffs(pt, n)
+        return flooding.phase_noise(coeffs, s, primes, m, self._t)
+
+
+def _coeffs(pt, n: int) -> list[int]:
+    """A plaintext's N coefficients (SEAL stores only up to the last non-zero one)."""
+    k = pt.coeff_count()
+    return [pt.data(i) for i in range(k)] + [0] * (n - k)
 
 
 def self_test(poly_degree: int = 4096) -> str:

@@ -34,6 +34,7 @@ from protocols.he import channel as he_channel
 from protocols.he.lift import lift
 from protocols.he.interface import HEBackend, HEParams
 from protocols.runtime import step
+from protocols.he import flooding
 from protocols.runtime.ledger import client_key, he_answer_mask
 
 from .expert import expert_ffn
@@ -95,7 +96,9 @@ def moe(x: MPCTensor, w_g: MPCTensor, U: MPCTensor, V: MPCTensor, D: MPCTensor, 
                     cts.append(be.encrypt_bytes(v))
             he_channel.send(end, cts, client_key(t_mod))
             answers, masked_by = he_channel.receive(end, 3 * pairs)
-            mine = np.stack([be.decrypt(be.from_bytes(a))[:block] for a in answers]).astype(np.int64)
+            received = [be.from_bytes(a) for a in answers]
+            he_channel.observe(end, received)
+            mine = np.stack([be.decrypt(ct)[:block] for ct in received]).astype(np.int64)
             party.meter.see("decrypted", torch.tensor(mine.reshape(-1)), "server", masked_by, party.meter.clock)
         else:
             blobs, _ = he_channel.receive(end, pairs * chunks)
@@ -105,6 +108,7 @@ def moe(x: MPCTensor, w_g: MPCTensor, U: MPCTensor, V: MPCTensor, D: MPCTensor, 
                 w = encode(server_weights[name]).reshape(experts, block).numpy() % t_mod
                 mats.append(w.astype(np.uint64))
             rng = party.numpy_generator("secmoe", "answer masks")
+            noise = flooding.stream(rng)
             answers, mine = [], []
             for p in range(pairs):
                 sums = [None, None, None]
@@ -125,7 +129,7 @@ def moe(x: MPCTensor, w_g: MPCTensor, U: MPCTensor, V: MPCTensor, D: MPCTensor, 
                         sums[i] = acc if sums[i] is None else be.add(sums[i], acc)
                 for s in sums:
                     m = rng.integers(0, t_mod, slots, dtype=np.uint64)
-                    answers.append(be.to_bytes(be.switch_down(be.add_plain(s, m))))
+                    answers.append(be.to_bytes(be.conceal(be.add_plain(s, m), noise)))
                     mine.append(((t_mod - m[:block]) % t_mod).astype(np.int64))
             he_channel.send(end, answers, he_answer_mask(t_mod))
             mine = np.stack(mine)

@@ -25,7 +25,7 @@ KINDS = ("mask", "ciphertext", "declared")
 #: where a protection comes from (a fixed list, so a claim fits in a frame header as a small integer)
 SOURCES = ("beaver triple", "square pair", "binary triple", "B2A bit", "wrap pair", "dealer correction",
            "dealer seed", "HE answer mask", "client key", "server key", "output", "leakage", "other",
-           "HE public material")
+           "HE public material", "HE noise flooding")
 OWNERS = (None, "client", "server", "dealer")
 
 
@@ -73,3 +73,9 @@ def client_key(modulus: int = 0) -> Protection:
 def he_answer_mask(modulus: int, owner: str = "server") -> Protection:
     """A decrypted answer the evaluating party masked with a fresh uniform value mod t."""
     return Protection("mask", "HE answer mask", max(1, int(modulus - 1).bit_length()), owner, modulus)
+
+
+def noise_flooding(bits: int, owner: str = "server") -> Protection:
+    """An HE answer's decryption noise, flooded by its evaluator with noise uniform in [-2^bits, 2^bits): the
+    view keeps its top ``flooding.VIEW_BITS`` bits (``protocols/he/flooding.observed``)."""
+    return Protection("mask", "HE noise flooding", min(62, bits + 1), owner)

@@ -56,7 +56,8 @@ class ViewItem:
 
     Kinds: ``opened`` (own share combined with the other's), ``received`` (a one-way payload),
     ``gathered`` (the other's tensor of an all-gather), ``dealer`` (correlated randomness sent to it),
-    ``decrypted`` (a plaintext the party decrypted), ``ciphertext`` (values: the slots' count only)."""
+    ``decrypted`` (a plaintext the party decrypted), ``ciphertext`` (values: the slots' count only), ``noise``
+    (an HE answer's decryption noise: ``protocols/he/channel.observe``)."""
 
     kind: str
     step: str
