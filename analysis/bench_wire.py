@@ -102,7 +102,11 @@ def wire_table(hosts: bool = True, seed: int = 0) -> pd.DataFrame:
             if row["loopback bytes"] > 0:
                 row["loopback / Meter"] = round(row["loopback bytes"] / meter_all, 3)
         rows.append(row)
-    return pd.DataFrame(rows)
+    df = pd.DataFrame(rows)
+    for col in ("answers", "flood b", "flooding bytes", "budget left (bits)"):
+        if col in df:
+            df[col] = df[col].astype("Int64")
+    return df
 
 
 def zstd_table(seed: int = 0) -> pd.DataFrame:
@@ -143,9 +147,6 @@ def main(argv: list[str] | None = None) -> int:
     print(flooding_plan_table().to_markdown(index=False))
     return 0 if table["model == Meter"].all() else 1
 
-
-if __name__ == "__main__":
-    sys.exit(main())
 
 
 def wire_csv_table(path: str | None = None) -> pd.DataFrame:
@@ -211,3 +212,7 @@ def flooding_plan_table() -> pd.DataFrame:
                      "left flooded": round(p.left, 1), "flooding fits": "yes" if p.fits else "no",
                      "answer bytes": seal_wire_sizes(params).answer})
     return pd.DataFrame(rows)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

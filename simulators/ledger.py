@@ -6,7 +6,9 @@ leak is caught in every run where it fires):
 1. **Claims** (``claim_problems``, one run). Every item of a party's view carries the protection the
    runtime recorded for it (``protocols/runtime/ledger.py``): an opening consumes the masks the party's
    tuple provider handed out just before it (same size, first in first out); a one-way message carries its
-   sender's claim; an HE frame the key or mask that hides its content. An item with no claim, a mask of
+   sender's claim; an HE frame the key or mask that hides its content; an HE answer's decryption noise the
+   evaluator's flooding (``protocols/he/flooding.py``: drawn from its private generator, so it must move
+   when that is redrawn, like a mask). An item with no claim, a mask of
    the wrong size, a mask the receiver itself holds, or a ciphertext under the receiver's own key is a
    problem.
 
@@ -54,7 +56,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-RECEIVED_KINDS = ("opened", "received", "gathered", "dealer", "decrypted")
+RECEIVED_KINDS = ("opened", "received", "gathered", "dealer", "decrypted", "noise")
 ONE_WAY_KINDS = ("received", "gathered")
 XOR_SOURCES = ("binary triple", "B2A bit")
 WEAK_BELOW = 2 ** 40

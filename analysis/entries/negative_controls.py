@@ -24,9 +24,9 @@ control                  the leak                                               
 ``key_leak.matmul``      the server holds a copy of the client's HE key and decrypts its queries   unprotected
 ``unmasked_secmoe.moe``  SecMoE whose server's mask generator returns zeros: the client decrypts   unprotected
                          expert weights
-``unflooded.matmul``     batch HE matmul whose answers are neither re-randomised nor noise-flooded:  noise
-                         their decryption noise is the weights' (caught by the distribution tests:
-                         the client's ``noise`` items against the flooding's distribution)
+``unflooded.matmul``     batch HE matmul whose answers are neither re-randomised nor noise-flooded:  unprotected
+                         their decryption noise (the client's ``noise`` items) does not move with the
+                         server's randomness, and is not the flooding's distribution
 =======================  ========================================================================  ===========
 """
 from dataclasses import replace

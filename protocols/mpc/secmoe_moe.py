@@ -97,6 +97,7 @@ def moe(x: MPCTensor, w_g: MPCTensor, U: MPCTensor, V: MPCTensor, D: MPCTensor, 
             he_channel.send(end, cts, client_key(t_mod))
             answers, masked_by = he_channel.receive(end, 3 * pairs)
             received = [be.from_bytes(a) for a in answers]
+            end.noise = [x for x in (be.noise_budget(ct) for ct in received) if x is not None]
             he_channel.observe(end, received)
             mine = np.stack([be.decrypt(ct)[:block] for ct in received]).astype(np.int64)
             party.meter.see("decrypted", torch.tensor(mine.reshape(-1)), "server", masked_by, party.meter.clock)
