@@ -19,11 +19,12 @@ from protocols.runtime import Meter
 COMPARED = ("rounds", "bytes_client_to_server", "bytes_server_to_client", "offline_bytes")
 #: what the HE backends are compared on (the counts SEAL and the simulator both perform)
 HE_COMPARED = ("rounds", "bytes_client_to_server", "bytes_server_to_client", "key_bytes", "rotations", "pt_mults",
-               "ct_adds", "ciphertexts", "key_switches")
+               "ct_adds", "ciphertexts", "key_switches", "ct_mults", "relinearizations")
 HE_BACKENDS = ("seal", "sim")
 #: what a HYBRID entry (HE inside an MPC protocol) adds to ``COMPARED``: the HE operations its backend
 #: performed and the ciphertexts its channel handed over, against the ``crypten`` model's totals
-HYBRID_HE = ("rotations", "pt_mults", "ct_adds", "ciphertexts", "key_switches", "key_bytes")
+HYBRID_HE = ("rotations", "pt_mults", "ct_adds", "ciphertexts", "key_switches", "key_bytes", "ct_mults",
+             "relinearizations")
 CHECKS = ("equivalence", "cost_model", "obliviousness", "bad_input")
 SECURITY_CHECKS = ("security_ledger", "security_shape", "security_distribution", "security_consistency")
 

@@ -31,12 +31,22 @@ _PRIMES = {17: 65537, 20: 1032193, 21: 1785857, 22: 4169729, 23: 8257537, 24: 16
 
 class _Level(np.ndarray):
     """A slot (or coefficient) vector switched down to ``primes`` coefficient primes, like SEAL's modulus
-    switch: numpy results computed from it keep the mark, as SEAL's operations keep a ciphertext's level."""
+    switch, or of ``polys`` = 3 polynomials (a product not yet relinearised): numpy results computed from
+    it keep the marks, as SEAL's operations keep a ciphertext's level and size."""
 
     primes: int | None
+    polys: int | None
 
     def __array_finalize__(self, obj):
         self.primes = getattr(obj, "primes", None)
+        self.polys = getattr(obj, "polys", None)
+
+
+def _polys(ct) -> int:
+    """2, or 3 for an unrelinearised product (a marked vector, or a count-only token ("ciphertext", p, 3))."""
+    if isinstance(ct, tuple):
+        return ct[2] if len(ct) > 2 else 2
+    return getattr(ct, "polys", None) or 2
 
 
 class SimBackend(HEBackend):
@@ -57,6 +67,7 @@ class SimBackend(HEBackend):
         self._t = plain_modulus or _PRIMES[params.plain_bits]
         self._steps: set[int] = set()
         self._galois_elts: set[int] = set()
+        self._relin = False
         self._sizes = wire.seal_wire_sizes(params)
         self.count_only = count_only
         if count_only:
@@ -88,7 +99,20 @@ class SimBackend(HEBackend):
 
         def switch_down(ct):
             want = self.params.response_primes
-            return ("ciphertext", want) if want is not None and want < self._primes(ct) else ct
+            if want is None or want >= self._primes(ct):
+                return ct
+            return ("ciphertext", want, 3) if _polys(ct) == 3 else ("ciphertext", want)
+
+        def multiply(a, b):
+            self._same_level(a, b)
+            self.counts.record("multiply", ct_mults=1)
+            return ("ciphertext", self._primes(a), 3)
+
+        def relinearize(a):
+            self._need_relin()
+            self.counts.record("relinearize", relinearizations=1, key_switches=1)
+            primes = self._primes(a)
+            return ("ciphertext", primes) if primes < self.params.data_primes else token
 
         self.encrypt = lambda values: secret("encrypt", "encrypt", encryptions=1)
         self.encrypt_coeffs = lambda coeffs: secret("encrypt", "encrypt", encryptions=1)
@@ -101,6 +125,8 @@ class SimBackend(HEBackend):
         self.apply_galois = apply_galois
         self.rotate = rotate
         self.switch_down = switch_down
+        self.multiply = multiply
+        self.relinearize = relinearize
 
     @property
     def plain_modulus(self) -> int:
@@ -202,6 +228,42 @@ class SimBackend(HEBackend):
         self.counts.record(f"rotate{s}", rotations=1, key_switches=1)
         return np.roll(a, -s)
 
+    # -- ciphertext x ciphertext ----------------------------------------------------------------------------
+    def prepare_relin(self) -> None:
+        """Relinearisation keys: a flag (the simulator has no key), sent as a stand-in of SEAL's size."""
+        if not self.has_secret_key:
+            if not self._relin:
+                raise PermissionError("the server holds no secret key and cannot make relinearisation keys; "
+                                      "none were received")
+            return
+        self._relin = True
+
+    def _need_relin(self) -> None:
+        if not self._relin:
+            raise KeyError("no relinearisation keys: the client must prepare_relin() before the keys are sent")
+
+    def _same_level(self, a, b) -> None:
+        if self._primes(a) != self._primes(b):
+            raise ValueError(f"multiply: operands over {self._primes(a)} and {self._primes(b)} primes (SEAL "
+                             "refuses ciphertexts at different levels)")
+        if _polys(a) != 2 or _polys(b) != 2:
+            raise ValueError("multiply: relinearise a product before multiplying it again (privmoe keeps size 2)")
+
+    def multiply(self, a, b):
+        """Slot-wise product mod t; the result is marked as 3 polynomials (serialized at SEAL's size-3 length)."""
+        self._same_level(a, b)
+        self.counts.record("multiply", ct_mults=1)
+        out = ((a * b) % np.uint64(self._t)).view(_Level)
+        out.primes, out.polys = getattr(a, "primes", None), 3
+        return out
+
+    def relinearize(self, a):
+        self._need_relin()
+        self.counts.record("relinearize", relinearizations=1, key_switches=1)
+        out = np.array(a, dtype=np.uint64).view(_Level)
+        out.primes, out.polys = getattr(a, "primes", None), None
+        return out if out.primes else np.array(out, dtype=np.uint64)
+
     # -- levels and the wire (module docstring; protocols/he/wire.py) ------------------------------------
     def _primes(self, ct) -> int:
         """The coefficient primes ``ct`` is over: all data primes unless switched down."""
@@ -229,13 +291,14 @@ class SimBackend(HEBackend):
         return v
 
     def _ct_blob(self, ct, seeded: bool) -> bytes:
-        primes = self._primes(ct)
-        total = self._sizes.query if seeded else self._sizes.ciphertext(2, primes)
+        primes, polys = self._primes(ct), _polys(ct)
+        total = self._sizes.query if seeded else self._sizes.ciphertext(polys, primes)
+        size = 1 if seeded else polys
         if self.count_only:
-            return wire.sim_blob(wire.SIM_TOKEN, total, (), 1 if seeded else 2, primes)
+            return wire.sim_blob(wire.SIM_TOKEN, total, (), size, primes)
         if isinstance(ct, tuple):
-            return wire.sim_blob(wire.SIM_COEFF, total, ct[1], 1 if seeded else 2, primes)
-        return wire.sim_blob(wire.SIM_SLOT, total, ct, 1 if seeded else 2, primes)
+            return wire.sim_blob(wire.SIM_COEFF, total, ct[1], size, primes)
+        return wire.sim_blob(wire.SIM_SLOT, total, np.asarray(ct), size, primes)
 
     def encrypt_bytes(self, values) -> bytes:
         """Encrypt (one encryption counted) -> the stand-in of SEAL's seeded query (``wire_sizes.query``
@@ -258,13 +321,15 @@ class SimBackend(HEBackend):
         n, slots, data = self.params.poly_degree, self.params.slots, self.params.data_primes
         if kind not in (wire.SIM_SLOT, wire.SIM_COEFF, wire.SIM_TOKEN):
             raise wire.WireError(f"a {wire.SIM_KINDS[kind]} blob is not a ciphertext")
-        if size not in (1, 2) or not 1 <= primes <= data or (size == 1 and primes != data):
+        if size not in (1, 2, 3) or not 1 <= primes <= data or (size == 1 and primes != data):
             raise wire.WireError(f"a ciphertext of {size} polynomials over {primes} primes is not one these "
                                  f"parameters make ({data} data primes)")
-        want = self._sizes.query if size == 1 else self._sizes.ciphertext(2, primes)
+        want = self._sizes.query if size == 1 else self._sizes.ciphertext(size, primes)
         if len(wire.as_bytes(blob)) != want:
             raise wire.WireError(f"{len(wire.as_bytes(blob))} bytes; SEAL's size of this ciphertext is {want}")
         if self.count_only:
+            if size == 3:
+                return ("ciphertext", primes, 3)
             return ("ciphertext", primes) if primes < data else ("ciphertext",)
         if kind == wire.SIM_TOKEN:
             raise wire.WireError("a count-only stand-in carries no values: the full simulator cannot load it")
@@ -272,9 +337,10 @@ class SimBackend(HEBackend):
             raise wire.WireError(f"{len(values)} values (mod {self._t}) do not make a "
                                  f"{wire.SIM_KINDS[kind]} at N = {n}")
         ct = values.copy()
-        if primes < data:
+        if primes < data or size == 3:
             ct = ct.view(_Level)
-            ct.primes = primes
+            ct.primes = primes if primes < data else None
+            ct.polys = 3 if size == 3 else None
         return ("coeff", ct) if kind == wire.SIM_COEFF else ct
 
     def public_material(self) -> dict[str, bytes]:
@@ -287,7 +353,8 @@ class SimBackend(HEBackend):
         elts = sorted(self._galois_elts)
         return {"params": wire.sim_blob(wire.SIM_PARAMS, z.params, head),
                 "public_key": wire.sim_blob(wire.SIM_PUBLIC_KEY, z.public_key),
-                "galois_keys": wire.sim_blob(wire.SIM_GALOIS, z.galois_keys(len(elts)), elts) if elts else b""}
+                "galois_keys": wire.sim_blob(wire.SIM_GALOIS, z.galois_keys(len(elts)), elts) if elts else b"",
+                "relin_keys": wire.sim_blob(wire.SIM_RELIN, z.relin_keys) if self._relin else b""}
 
     @classmethod
     def evaluator(cls, material: dict[str, bytes], seed: int = 0, compression: str = "none",
@@ -316,8 +383,13 @@ class SimBackend(HEBackend):
             if kind != wire.SIM_GALOIS or len(wire.as_bytes(material["galois_keys"])) != sizes.galois_keys(len(values)):
                 raise wire.WireError("galois_keys: not the simulator's Galois key blob of SEAL's size")
             elts = {int(e) for e in values}
+        if len(material["relin_keys"]):
+            kind, _, _, _ = wire.read_sim_blob(material["relin_keys"])
+            if kind != wire.SIM_RELIN or len(wire.as_bytes(material["relin_keys"])) != sizes.relin_keys:
+                raise wire.WireError("relin_keys: not the simulator's relinearisation key blob of SEAL's size")
         self = cls(params, seed, plain_modulus=t, count_only=count_only, compression=compression)
         self.has_secret_key = False
+        self._relin = bool(len(material["relin_keys"]))
         self._galois_elts = elts
         self._steps = wire.steps_of(params, elts)
         return self

@@ -196,6 +196,7 @@ def test_zstd_blobs_load_decrypt_and_are_smaller():
         for mode in ("none", "zstd"):
             client = SealBackend(params, compression=mode)
             client.prepare({1})
+            client.prepare_relin()
             material = client.public_material()
             server = SealBackend.evaluator(material, compression=mode)
             v, w, _ = _vectors(client.plain_modulus, params.slots)

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 
 METRICS = ("rounds", "bytes", "bytes_client_to_server", "bytes_server_to_client", "offline_bytes",
-           "rotations", "pt_mults", "ct_adds", "ciphertexts", "key_switches", "key_bytes")
+           "rotations", "pt_mults", "ct_adds", "ciphertexts", "key_switches", "key_bytes", "ct_mults",
+           "relinearizations")
 _ADDITIVE = tuple(m for m in METRICS if m != "bytes")
 
 
@@ -28,6 +29,9 @@ class Cost:
     key_switches: int = 0
     #: the client's HE public material (parameters, public key, Galois keys), once per run (Meter phase ``keys``)
     key_bytes: int = 0
+    #: ciphertext x ciphertext products and relinearisations (each relinearisation is also a key switch)
+    ct_mults: int = 0
+    relinearizations: int = 0
     steps: tuple[tuple[str, "Cost"], ...] = field(default=(), compare=False)
 
     @property

@@ -79,11 +79,14 @@ def galois_elements(steps: set[int], elements: set[int], poly_degree: int, slots
     return len(set(elements) | {pow(3, s % slots, 2 * poly_degree) for s in steps if s % slots})
 
 
-def on_the_wire(cost: Cost, n_in: int, n_out: int, sizes, n_keys: int, coeffs: bool = False) -> Cost:
-    """``cost`` with its bytes replaced by serialized sizes (module docstring)."""
+def on_the_wire(cost: Cost, n_in: int, n_out: int, sizes, n_keys: int, coeffs: bool = False,
+                relin: bool = False) -> Cost:
+    """``cost`` with its bytes replaced by serialized sizes (module docstring); ``relin``: the protocol
+    multiplies ciphertexts, so the key material carries relinearisation keys too."""
     return replace(cost, bytes_client_to_server=n_in * (sizes.query_coeffs if coeffs else sizes.query),
                    bytes_server_to_client=n_out * sizes.answer,
-                   key_bytes=sizes.params + sizes.public_key + sizes.galois_keys(n_keys))
+                   key_bytes=sizes.params + sizes.public_key + sizes.galois_keys(n_keys)
+                   + (sizes.relin_keys if relin else 0))
 
 
 def matmul(experts: int, capacity: int, d_in: int, d_out: int, poly_degree: int, bsgs: bool, packing: str,

@@ -54,6 +54,7 @@ class HEEnd:
         c = self.backend.counts
         return {"rotations": c.rotations, "pt_mults": c.pt_mults, "ct_adds": c.ct_adds,
                 "key_switches": c.key_switches, "encryptions": c.encryptions, "decryptions": c.decryptions,
+                "ct_mults": c.ct_mults, "relinearizations": c.relinearizations,
                 "ciphertexts": self.sent, "ops": list(c.ops),
                 "noise_budget": min(self.noise) if self.noise else None}
 

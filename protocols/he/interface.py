@@ -12,6 +12,10 @@ Galois keys are generated for exactly the steps a protocol declares (``prepare``
 one key switch: SEAL would quietly compose a missing step from other keys (several key switches), so
 both backends refuse a step that was not prepared.
 
+Ciphertext x ciphertext (``multiply`` -> size 3, ``relinearize`` -> size 2, one key switch with the
+relinearisation keys the client prepares with ``prepare_relin`` and sends once in its public material):
+counted as ``ct_mults`` and ``relinearizations``; privmoe relinearises every product before using it again.
+
 On the wire (``protocols/he/wire.py``): ciphertexts and the client's public material are serialized to
 bytes (``encrypt_bytes``, ``to_bytes``/``from_bytes``, ``public_material``); the server's backend is rebuilt
 from that material alone (``evaluator``) and holds no secret key. A backend's ``wire_sizes(params)``
@@ -28,7 +32,8 @@ import numpy as np
 
 from functionalities.errors import PublicParameterError
 
-COUNTED = ("rotations", "pt_mults", "ct_adds", "encryptions", "decryptions", "key_switches")
+COUNTED = ("rotations", "pt_mults", "ct_adds", "encryptions", "decryptions", "key_switches", "ct_mults",
+           "relinearizations")
 
 
 def default_coeff_bits(n: int) -> tuple[int, ...]:
@@ -110,6 +115,7 @@ class WireSizes:
     ciphertext_overhead: int        # bytes of a ciphertext beyond its size * N * primes * 8 coefficients
     galois_fixed: int               # bytes of a Galois key blob beyond its keys
     galois_per_key: int             # bytes per Galois key (element)
+    relin_keys: int = 0             # the (seeded) relinearisation keys, when a protocol multiplies ciphertexts
 
     def ciphertext(self, size: int = 2, primes: int | None = None) -> int:
         """An (unseeded) ciphertext of ``size`` polynomials over ``primes`` primes (default: all data primes)."""
@@ -130,6 +136,8 @@ class Counts:
     encryptions: int = 0
     decryptions: int = 0
     key_switches: int = 0
+    ct_mults: int = 0                 # ciphertext x ciphertext products (``multiply``)
+    relinearizations: int = 0         # size 3 -> 2 (``relinearize``; each also one key switch)
     ops: list[str] = field(default_factory=list)   # the op sequence (obliviousness signature)
 
     def record(self, op: str, **inc: int) -> None:
@@ -147,7 +155,7 @@ class HEBackend:
 
     name = "abstract"
     #: the names of ``public_material()``'s entries, in the order the client sends them
-    MATERIAL = ("params", "public_key", "galois_keys")
+    MATERIAL = ("params", "public_key", "galois_keys", "relin_keys")
     #: False on a server's backend built by ``evaluator``
     has_secret_key = True
     #: ``"none"`` (deterministic sizes, the default) or ``"zstd"`` (SEAL's own, data dependent)
@@ -211,6 +219,22 @@ class HEBackend:
     def sub(self, a, b):
         raise NotImplementedError
 
+    # -- ciphertext x ciphertext ---------------------------------------------------------------------------
+    def prepare_relin(self) -> None:
+        """Generate relinearisation keys (client; set-up: sent once with the public material as
+        ``relin_keys``). A server's backend has them iff it received them."""
+        raise NotImplementedError
+
+    def multiply(self, a, b):
+        """Slot-wise product of two ciphertexts (both over the same primes): a size-3 ciphertext. Counts
+        one ``ct_mults``."""
+        raise NotImplementedError
+
+    def relinearize(self, a):
+        """A size-3 ciphertext back to size 2 with the relinearisation keys (one key switch). Counts one
+        ``relinearizations`` and one ``key_switches``; KeyError without keys."""
+        raise NotImplementedError
+
     def prepare_galois(self, elements: set[int], steps: set[int]) -> None:
         """Keys for exactly these automorphism elements and row-rotation steps."""
         raise NotImplementedError
@@ -261,7 +285,8 @@ class HEBackend:
 
     def public_material(self) -> dict[str, bytes]:
         """What the client sends the server once: ``{name: bytes}`` for ``MATERIAL`` = params, public key,
-        Galois keys for exactly the prepared steps/elements (b"" when none). Client only."""
+        Galois keys for exactly the prepared steps/elements (b"" when none), relinearisation keys (b"" unless
+        ``prepare_relin`` was called). Client only."""
         raise NotImplementedError
 
     @classmethod

@@ -64,6 +64,8 @@ class SealBackend(HEBackend):
         self._steps: set[int] = set()
         self._galois_elts: list[int] = []
         self._material_galois: tuple[tuple[int, ...], bytes] | None = None
+        self.relin_keys = None
+        self._material_relin: bytes = b""
 
     @property
     def plain_modulus(self) -> int:
@@ -151,7 +153,8 @@ class SealBackend(HEBackend):
             self._material_galois = (elts, blob)
         return {"params": wire.save_bytes(self.parms, self.compression) + wire.params_trailer(self.params),
                 "public_key": wire.save_bytes(self.public_key, self.compression),
-                "galois_keys": self._material_galois[1]}
+                "galois_keys": self._material_galois[1],
+                "relin_keys": self._material_relin}
 
     @classmethod
     def evaluator(cls, material: dict[str, bytes], seed: int = 0, compression: str = "none",
@@ -189,6 +192,8 @@ class SealBackend(HEBackend):
             n = params.poly_degree
             self._galois_elts = [e for e in range(3, 2 * n, 2) if self.galois.has_key(e)]
         self._steps = wire.steps_of(params, self._galois_elts)
+        if len(material["relin_keys"]):
+            self.relin_keys = wire.load_bytes(seal.RelinKeys(), material["relin_keys"], self.ctx, "relin_keys")
         return self
 
     @staticmethod
@@ -293,6 +298,43 @@ class SealBackend(HEBackend):
         self.counts.record("sub", ct_adds=1)
         out = seal.Ciphertext()
         self.evaluator.sub(a, b, out)
+        return out
+
+    # -- ciphertext x ciphertext -----------------------------------------------------------------------------
+    def prepare_relin(self) -> None:
+        """Relinearisation keys (client): kept in memory for ``relinearize`` and serialized SEEDED
+        (``KeyGenerator.create_relin_keys()`` -> ``Serializable<RelinKeys>``) for the public material; the
+        server's backend gets them from it. Generation time goes to ``keygen_seconds``."""
+        if not self.has_secret_key:
+            if self.relin_keys is None:
+                raise PermissionError("the server holds no secret key and cannot make relinearisation keys; "
+                                      "none were received")
+            return
+        start = time.perf_counter()
+        self.relin_keys = seal.RelinKeys()
+        self.keygen.create_relin_keys(self.relin_keys)
+        self._material_relin = wire.save_bytes(self.keygen.create_relin_keys(), self.compression)
+        self.keygen_seconds += time.perf_counter() - start
+
+    def multiply(self, a, b):
+        """Slot-wise product (size 3); both operands size 2 at one level (ValueError otherwise, as the
+        simulator: privmoe relinearises every product before it is used again)."""
+        if a.size() != 2 or b.size() != 2:
+            raise ValueError("multiply: relinearise a product before multiplying it again (privmoe keeps size 2)")
+        if a.coeff_modulus_size() != b.coeff_modulus_size():
+            raise ValueError(f"multiply: operands over {a.coeff_modulus_size()} and {b.coeff_modulus_size()} primes "
+                             "(SEAL refuses ciphertexts at different levels)")
+        self.counts.record("multiply", ct_mults=1)
+        out = seal.Ciphertext()
+        self.evaluator.multiply(a, b, out)
+        return out
+
+    def relinearize(self, a):
+        if self.relin_keys is None:
+            raise KeyError("no relinearisation keys: the client must prepare_relin() before the keys are sent")
+        self.counts.record("relinearize", relinearizations=1, key_switches=1)
+        out = seal.Ciphertext()
+        self.evaluator.relinearize(a, self.relin_keys, out)
         return out
 
     def switch_down(self, ct):

@@ -3,7 +3,7 @@
 What travels (``protocols/he/channel.py`` sends it; the backends make it):
 
 * set-up, once, client -> server: the backend's ``public_material()``, ``{name: bytes}`` for the names in
-  ``Backend.MATERIAL`` = ``("params", "public_key", "galois_keys")``;
+  ``Backend.MATERIAL`` = ``("params", "public_key", "galois_keys", "relin_keys")``;
 * online: seeded fresh queries (``encrypt_bytes`` / ``encrypt_coeffs_bytes``), client -> server; answers
   (``to_bytes`` of a size-2 ciphertext after ``switch_down``), server -> client.
 
@@ -43,6 +43,8 @@ ring degree, K the number of coefficient primes incl. SEAL's special prime, L = 
   for an absent key) and each present key is a KSwitch key of L decomposition parts, each a seeded
   ciphertext over all K primes. So the size depends on the number of keys only, not on which elements.
   (Unseeded it would be ``56 + 8 N + n L (2 N K 8 + 113)``.) No key: nothing is sent (0 bytes);
+* the relinearisation keys (seeded): ``56 + 8 + L (N K 8 + 194)``: the same KSwitch layout with a table of
+  ONE entry (the key for s^2); sent only by a protocol that multiplies ciphertexts (else 0 bytes);
 * the parameters: SEAL's EncryptionParameters ``57 + 24 K`` (header 16, scheme 1, N 8, K 8, every prime a
   headed 8-byte Modulus of 24, the plain modulus 24) + privmoe's 8-byte trailer (:data:`TRAILER`: what SEAL's
   parameters do not carry, the answers' prime count ``response_primes``, and the plain modulus' bits).
@@ -228,6 +230,7 @@ def seal_wire_sizes(params: HEParams) -> WireSizes:
         ciphertext_overhead=CT_OVERHEAD,
         galois_fixed=KSWITCH_FIXED + 8 * n,
         galois_per_key=(k - 1) * (n * k * 8 + SEEDED_OVERHEAD),
+        relin_keys=KSWITCH_FIXED + 8 + (k - 1) * (n * k * 8 + SEEDED_OVERHEAD),
     )
 
 
@@ -262,9 +265,10 @@ def steps_of(params: HEParams, elements) -> set[int]:
 #: the simulator's blob header: magic, version, kind, polynomials, primes, value count, reserved, total size
 SIM_HEADER = struct.Struct("<4sBBBBIIQ")
 SIM_MAGIC = b"PMSM"
-SIM_SLOT, SIM_COEFF, SIM_TOKEN, SIM_PARAMS, SIM_PUBLIC_KEY, SIM_GALOIS = 0, 1, 2, 16, 17, 18
+SIM_SLOT, SIM_COEFF, SIM_TOKEN, SIM_PARAMS, SIM_PUBLIC_KEY, SIM_GALOIS, SIM_RELIN = 0, 1, 2, 16, 17, 18, 19
 SIM_KINDS = {SIM_SLOT: "slot ciphertext", SIM_COEFF: "coefficient ciphertext", SIM_TOKEN: "count-only ciphertext",
-             SIM_PARAMS: "params", SIM_PUBLIC_KEY: "public key", SIM_GALOIS: "galois keys"}
+             SIM_PARAMS: "params", SIM_PUBLIC_KEY: "public key", SIM_GALOIS: "galois keys",
+             SIM_RELIN: "relinearisation keys"}
 
 
 def sim_blob(kind: int, total: int, values=(), size: int = 0, primes: int = 0) -> bytes:
@@ -302,7 +306,8 @@ def size_problems(backend, params: HEParams) -> list[str]:
     query (``encrypt_bytes``), a coefficient query (``encrypt_coeffs_bytes``), on a server built by
     ``evaluator`` from that material: a received query re-serialized (size 2, all data primes), a rotation, a
     Galois automorphism, a product by an all-zero plaintext (SEAL: a public-key encryption of zero), and an
-    answer (``add_plain`` + ``switch_down``); and the client's in-memory ``encrypt`` serialized (full form)."""
+    answer (``add_plain`` + ``switch_down``); the relinearisation keys, a ciphertext x ciphertext product
+    (size 3) and its relinearisation; and the client's in-memory ``encrypt`` serialized (full form)."""
     model = backend.wire_sizes(params)
     client = backend(params, seed=1)
     n, slots, data = params.poly_degree, params.slots, params.data_primes
@@ -338,6 +343,14 @@ def size_problems(backend, params: HEParams) -> list[str]:
     check(f"ciphertext(2, {data}) (times zero)", len(server.to_bytes(zero)), model.ciphertext(2, data))
     ans = server.switch_down(server.add_plain(server.multiply_plain(ct, values), values))
     check("answer", len(server.to_bytes(ans)), model.answer)
+    client.prepare_relin()
+    material = client.public_material()
+    check("relin_keys", len(material["relin_keys"]), model.relin_keys)
+    server = backend.evaluator(material)
+    product = server.multiply(server.from_bytes(query), server.from_bytes(client.encrypt_bytes(values)))
+    check(f"ciphertext(3, {data}) (a product)", len(server.to_bytes(product)), model.ciphertext(3, data))
+    check(f"ciphertext(2, {data}) (relinearised)", len(server.to_bytes(server.relinearize(product))),
+          model.ciphertext(2, data))
     check(f"ciphertext(2, {data}) (client's encrypt)", len(client.to_bytes(client.encrypt(values))),
           model.ciphertext(2, data))
     return problems
