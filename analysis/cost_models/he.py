@@ -161,6 +161,16 @@ def nexus_matmul(experts: int, capacity: int, d_in: int, d_out: int, poly_degree
     return on_the_wire(out, n_in, n_out, sizes, n_keys, coeffs=True)
 
 
+def encrypted_matvec(rows: int, cols: int) -> Cost:
+    """``protocols/he/encrypted_linear.matvec``: [[W]] (rows x cols) times [[x]] -> [[y]] (cols values): one
+    ciphertext x ciphertext product, one relinearisation, L = ceil(log2 rows) rotate-and-add steps.
+        ct_mults 1; relinearizations 1; rotations L; key_switches L + 1; ct_adds L."""
+    from protocols.he.encrypted_linear import levels
+
+    depth = levels(rows)
+    return Cost(ct_mults=1, relinearizations=1, rotations=depth, key_switches=depth + 1, ct_adds=depth)
+
+
 def nexus_published(experts: int, capacity: int, d_in: int, d_out: int, poly_degree: int) -> Cost:
     """NEXUS as its authors specify the matmul (Zhang et al., NDSS 2025, section 4), per expert (no two
     experts share a ciphertext: their tokens and weights differ): the client's t d_in values travel as

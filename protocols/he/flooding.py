@@ -39,6 +39,11 @@ parameters where they are not positive. At privmoe's parameters (``docs/protocol
 
 The simulator (``simulators/he.py``) has no noise: its ``conceal`` counts the same operations and checks
 nothing (its toy sizes claim no security).
+
+Scope: the bound covers circuits of plaintext products, rotations and additions -- every protocol that
+answers today. A ciphertext x ciphertext product (``multiply``) grows the noise by about ``N t`` times the
+operands' noise and message norms; a protocol that answers such a product needs its own bound here before
+its flooding claim holds (SecMoE's encrypted compute phase).
 """
 from __future__ import annotations
 

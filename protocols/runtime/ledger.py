@@ -25,7 +25,7 @@ KINDS = ("mask", "ciphertext", "declared")
 #: where a protection comes from (a fixed list, so a claim fits in a frame header as a small integer)
 SOURCES = ("beaver triple", "square pair", "binary triple", "B2A bit", "wrap pair", "dealer correction",
            "dealer seed", "HE answer mask", "client key", "server key", "output", "leakage", "other",
-           "HE public material", "HE noise flooding")
+           "HE public material", "HE noise flooding", "statistical mask")
 OWNERS = (None, "client", "server", "dealer")
 
 
