@@ -28,8 +28,8 @@ from analysis import harness, registry
 from analysis.strategies import draw_example_inputs
 
 OUT = Path(__file__).parent / "data" / "wire.csv"
-#: (entry, public parameters): a small size and a larger one, all at N = 8192 (the smallest ring whose answers
-#: can be noise-flooded)
+#: (entry, public parameters): a small size and a larger one, at N = 8192 (the smallest ring whose answers
+#: can be noise-flooded), SecMoE's encrypted compute at N = 16384 (``protocols/mpc/secmoe_moe.he_params``)
 CASES = [
     ("bolt.matmul", {}), ("bolt.matmul", {"experts": 4, "capacity": 8, "d_in": 64, "d_out": 64,
                                           "poly_degree": 8192, "bsgs": True}),
@@ -38,7 +38,8 @@ CASES = [
     ("nexus.matmul", {"pack": 4}), ("nexus.matmul", {"experts": 2, "capacity": 4, "d_in": 16, "d_out": 16,
                                                      "pack": 32}),
     ("he.lift", {}), ("he.lift", {"n": 256}),
-    ("secmoe.moe", {}), ("secmoe.moe", {"tokens": 8, "experts": 8, "he_poly_degree": 8192}),
+    ("secmoe.moe", {}), ("secmoe.moe", {"tokens": 8, "experts": 8}),
+    ("reshared.moe", {}), ("reshared.moe", {"tokens": 8, "experts": 8}),
 ]
 
 
@@ -57,7 +58,7 @@ def _hosts(name: str, sets: dict, seed: int = 0, timeout: float = 300.0) -> dict
     return json.loads(out)
 
 
-def _flooding_cost(params: dict, run) -> dict:
+def _flooding_cost(name: str, params: dict, run) -> dict:
     """What circuit privacy costs this run (``protocols/he/flooding.py``): its answers, the flooding width b,
     the bytes the answers carry for it (the second answer prime: unflooded, one prime would decrypt), and
     the smallest noise budget the client measured on an answer (flooded)."""
@@ -65,12 +66,14 @@ def _flooding_cost(params: dict, run) -> dict:
     from protocols.he.interface import HEParams
     from protocols.he.wire import seal_wire_sizes
 
+    from protocols.mpc.secmoe_moe import he_params as secmoe_params
+
     n = params.get("poly_degree") or params.get("he_poly_degree")
     if not n or not run.counts:
         return {}
-    he = HEParams(n)
+    he = secmoe_params(n) if name == "secmoe.moe" else HEParams(n)
     answers = run.counts["ops"].count("decrypt")
-    one_prime = seal_wire_sizes(HEParams(n, response_primes=1)).answer
+    one_prime = seal_wire_sizes(HEParams(n, he.plain_bits, he.coeff_bits, response_primes=1)).answer
     return {"answers": answers, "flood b": flooding.plan(he).bits,
             "flooding bytes": answers * (seal_wire_sizes(he).answer - one_prime),
             "budget left (bits)": run.noise_budget}
@@ -92,7 +95,7 @@ def wire_table(hosts: bool = True, seed: int = 0) -> pd.DataFrame:
                "bytes s->c": got["bytes_server_to_client"], "model s->c": model["bytes_server_to_client"],
                "key bytes": got["key_bytes"], "model key bytes": model["key_bytes"],
                "model == Meter": not harness.cost_mismatches(entry, params, run, backend)}
-        row.update(_flooding_cost(params, run))
+        row.update(_flooding_cost(name, params, run))
         if hosts:
             res = _hosts(name, sets, seed)
             total = next(r for r in res["steps"] if r["step"] == "total")

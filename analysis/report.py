@@ -186,8 +186,8 @@ def section_matmul(seed: int, quick: bool) -> list[dict]:
 LAYERS = [("dense", "dense.moe", {}), ("CryptoMoE f=1", "cryptomoe.moe", {"capacity_factor": 1.0}),
           ("CryptoMoE f=1.5", "cryptomoe.moe", {"capacity_factor": 1.5}),
           ("CryptoMoE f=2", "cryptomoe.moe", {"capacity_factor": 2.0}),
-          ("SecMoE (re-shared)", "secmoe.moe", {"compute": "reshared"}),
-          ("SecMoE (encrypted, projection)", "secmoe.moe", {"compute": "encrypted"})]
+          ("SecMoE", "secmoe.moe", {}),
+          ("SecMoE re-shared (baseline)", "reshared.moe", {})]
 
 
 def section_layers(network=None) -> tuple[list[dict], pd.DataFrame]:
@@ -406,8 +406,10 @@ automorphisms of its expansion, which are key switches too; CipherGPT is a struc
 
 Dense vs CryptoMoE (f = 1, 1.5, 2) vs SecMoE, `cheetah` projection in the `protocol` accounting (the
 server's weights stay plaintext: every linear layer is a ciphertext x plaintext product; §7 sets it beside
-the pipeline the papers measured), per token. SecMoE (re-shared) is the compute phase privmoe runs; the
-encrypted-weights compute phase is a projection (communication only).
+the pipeline the papers measured), per token. SecMoE computes on the selected weights encrypted, as
+published (at these sizes a weight matrix exceeds a ciphertext: the projection `moe.secmoe_moe_large`; the
+protocol runs where d f <= S); "re-shared" is the baseline `reshared.moe`, which decrypts the selected weights
+into shares.
 `insecure.moe` has no closed form (its cost depends on the opened routing) and is the negative control of §6.
 
 {_md(lat)}

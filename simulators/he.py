@@ -24,9 +24,68 @@ from functionalities.errors import PublicParameterError
 from protocols.he import wire
 from protocols.he.interface import HEBackend, HEParams, WireSizes
 
-#: a batching prime per plain-modulus size (p = 1 mod 2N for every N <= 2^14 used here), as SEAL picks
-_PRIMES = {17: 65537, 20: 1032193, 21: 1785857, 22: 4169729, 23: 8257537, 24: 16580609, 25: 33292289,
-           26: 67043329, 30: 1073643521}
+#: toy ring degrees (below SEAL's smallest, 1024): one batching prime per plain-modulus size, p = 1 mod 2N
+#: for every toy N (no SEAL run to agree with; the docs' toy examples use t = 1,032,193)
+_TOY_PRIMES = {17: 65537, 20: 1032193, 21: 1785857, 22: 4169729, 23: 8257537, 24: 16580609, 25: 33292289,
+               26: 67043329, 30: 1073643521}
+_WITNESSES = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37)      # deterministic Miller-Rabin below 3.3e24
+
+
+def _is_prime(n: int) -> bool:
+    if n < 2:
+        return False
+    for p in _WITNESSES:
+        if n % p == 0:
+            return n == p
+    d, r = n - 1, 0
+    while d % 2 == 0:
+        d, r = d // 2, r + 1
+    for a in _WITNESSES:
+        x = pow(a, d, n)
+        if x in (1, n - 1):
+            continue
+        for _ in range(r - 1):
+            x = x * x % n
+            if x == n - 1:
+                break
+        else:
+            return False
+    return True
+
+
+def mulmod(a: np.ndarray, b: np.ndarray, t: int) -> np.ndarray:
+    """a b mod t elementwise for uint64 residues below t, exactly: one product when t < 2^32; above, b in
+    16-bit limbs, Horner (every partial below 2^62 for t < 2^46; wider t goes through Python integers)."""
+    a, b = np.asarray(a, dtype=np.uint64), np.asarray(b, dtype=np.uint64)
+    tt = np.uint64(t)
+    if t < 1 << 32:
+        return (a * b) % tt
+    if t >= 1 << 46:
+        return (a.astype(object) * b.astype(object) % t).astype(np.uint64)
+    out = np.zeros(np.broadcast(a, b).shape, dtype=np.uint64)
+    for shift in (48, 32, 16, 0):
+        limb = (b >> np.uint64(shift)) & np.uint64(0xFFFF)
+        out = ((out << np.uint64(16)) % tt + (a * limb) % tt) % tt
+    return out
+
+
+def plain_prime(params: HEParams) -> int:
+    """The batching prime of ``params``: at SEAL's ring degrees (N >= 1024) the one SEAL picks
+    (``PlainModulus.Batching(N, bits)``: the largest prime below 2^bits that is 1 mod 2N, searched downward
+    from 2^bits - 2N + 1 in steps of 2N; ``tests/test_he.py`` holds it to SEAL's); at toy degrees the table
+    above. PublicParameterError when there is none."""
+    n, bits = params.poly_degree, params.plain_bits
+    if n < 1024:
+        if bits not in _TOY_PRIMES:
+            raise PublicParameterError(f"no toy batching prime of {bits} bits (tabulated: {sorted(_TOY_PRIMES)})")
+        return _TOY_PRIMES[bits]
+    step = 2 * n
+    value = (1 << bits) - step + 1
+    while value > (1 << (bits - 1)):
+        if _is_prime(value):
+            return value
+        value -= step
+    raise PublicParameterError(f"no {bits}-bit prime is 1 mod {step}")
 
 
 class _Level(np.ndarray):
@@ -64,7 +123,7 @@ class SimBackend(HEBackend):
             raise PublicParameterError("the simulator sends stand-ins of SEAL's uncompressed sizes only; "
                                        f"compression={compression!r} is SEAL's data-dependent output: use SEAL")
         self.compression = compression
-        self._t = plain_modulus or _PRIMES[params.plain_bits]
+        self._t = plain_modulus or plain_prime(params)
         self._steps: set[int] = set()
         self._galois_elts: set[int] = set()
         self._relin = False
@@ -165,7 +224,11 @@ class SimBackend(HEBackend):
             if np.any(a[1][1:]):
                 raise ValueError("the simulator multiplies slot vectors only by constant polynomials")
             a = np.full(self.params.slots, a[1][0], dtype=np.uint64)
-        return (a * p) % np.uint64(self._t)
+        out = mulmod(a, p, self._t)
+        if isinstance(a, _Level):                        # keep the level (and size) marks, as SEAL does
+            out = out.view(_Level)
+            out.primes, out.polys = a.primes, a.polys
+        return out
 
     # coefficient mode: a ciphertext is ("coeff", N coefficients mod t); slot mode is a plain slot vector.
     def prepare_galois(self, elements, steps):
@@ -253,7 +316,7 @@ class SimBackend(HEBackend):
         """Slot-wise product mod t; the result is marked as 3 polynomials (serialized at SEAL's size-3 length)."""
         self._same_level(a, b)
         self.counts.record("multiply", ct_mults=1)
-        out = ((a * b) % np.uint64(self._t)).view(_Level)
+        out = mulmod(a, b, self._t).view(_Level)
         out.primes, out.polys = getattr(a, "primes", None), 3
         return out
 

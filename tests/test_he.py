@@ -196,3 +196,14 @@ def test_cryptomoe_matmul_toy_reproduces_the_papers_rotation_counts():
     assert toy.loc["bolt", "rotations"] == 6 and toy.loc["batch", "rotations"] == 2
     assert toy["correct"].all() and toy["model == run"].all()
     assert toy.loc["bolt + BSGS", "rotations"] < toy.loc["bolt", "rotations"]
+
+
+def test_the_simulators_plain_primes_are_seals():
+    """At every SEAL ring degree the simulator's batching prime is the one SEAL picks (17 to 60 bits)."""
+    import tenseal.sealapi as seal
+
+    from simulators.he import plain_prime
+
+    for n in (1024, 2048, 4096, 8192, 16384):
+        for bits in (17, 20, 21, 22, 23, 24, 25, 26, 30, 38, 40, 45, 50, 60):
+            assert plain_prime(HEParams(n, bits)) == seal.PlainModulus.Batching(n, bits).value(), (n, bits)

@@ -191,15 +191,84 @@ def secmoe_he_select(m: int, k: int, E: int, block: int, params, sizes=None) -> 
     return on_the_wire(out, p * ch, 3 * p, sizes, galois_elements(steps, set(), params.poly_degree, S))
 
 
-def secmoe_moe(B: CostBackend, m: int, d: int, f: int, E: int, k: int, he_params, sizes=None) -> Cost:
-    """gate -> binary one-hot (m k E equalities without B2A) -> HE selection -> lift (3 m k d f values,
-    two comparisons each) -> one SwiGLU per (token, slot) on the selected weights -> combine."""
+def reshared_moe(B: CostBackend, m: int, d: int, f: int, E: int, k: int, he_params, sizes=None) -> Cost:
+    """``reshared.moe`` (``protocols/mpc/reshared_moe.py``): gate -> binary one-hot (m k E equalities without
+    B2A) -> HE selection, every selected weight masked and answered -> lift (3 m k d f values, two comparisons
+    each) -> one SwiGLU per (token, slot) on the selected weights -> combine."""
     p = m * k
     return (B.gate(m, d, E, k).labelled("gate")
             + B.eq_binary(p * E).labelled("onehot")
             + secmoe_he_select(m, k, E, d * f, he_params, sizes).labelled("select")
             + lift(B, 3 * p * d * f)
             + expert_ffn(B, p, 1, d, f, True, weights="shared").labelled("ffn")
+            + B.mul(p * d, p, p * d).labelled("combine"))
+
+
+def secmoe_select(m: int, k: int, E: int, block: int, params) -> tuple[Cost, int, int]:
+    """SecMoE's selection when the selected weights STAY encrypted (``protocols/mpc/secmoe_moe.select``):
+    p = m k pairs, G, ch, l as in :func:`secmoe_he_select`; the client's p ch queries (1 round), the server's
+    products and trees, no answers:
+        pt_mults 3 p ch; ct_adds 3 p ch (1 + l) + 3 p (ch - 1); rotations = key switches = 3 p ch l.
+    -> (the cost without bytes, the queries, the tree's depth l)."""
+    S, p = params.slots, m * k
+    per = 1 << (min(E, S // block).bit_length() - 1)
+    ch = -(-E // per)
+    lv = per.bit_length() - 1
+    rotations, products = 3 * p * ch * lv, 3 * p * ch
+    return (Cost(rounds=1, rotations=rotations, key_switches=rotations, pt_mults=products,
+                 ct_adds=products * (1 + lv) + 3 * p * (ch - 1), ciphertexts=p * ch), p * ch, lv)
+
+
+def encrypted_layer(B: CostBackend, values: int, queries: int, rows: int, cols: int, products: int,
+                    label: str, query: int, answer: int) -> Cost:
+    """One encrypted linear layer of SecMoE's compute phase (``secmoe_moe``, steps ``up`` / ``down``):
+    shares -> HE of ``values`` (``<label>/to_client``: the server's masked share, 8 bytes each, 1 round;
+    ``<label>/encrypt``: ``queries`` seeded queries, 1 round; one add_plain each), ``products`` encrypted
+    matvecs of rows x cols (``he.encrypted_matvec``), their answers (a mask and ``conceal``'s
+    re-randomisation each: 2 additions; 1 round) and the lift of ``products cols`` residues. ``query``,
+    ``answer``: the bytes of one query and one answer."""
+    from .he import encrypted_matvec
+
+    to_client = Cost(rounds=1, bytes_server_to_client=8 * values).labelled("to_client")
+    encrypt = Cost(rounds=1, ct_adds=queries, ciphertexts=queries,
+                   bytes_client_to_server=queries * query).labelled("encrypt")
+    answers = Cost(rounds=1, ct_adds=2 * products, ciphertexts=products,
+                   bytes_server_to_client=products * answer).labelled("answer")
+    return ((to_client + encrypt).labelled(label) + encrypted_matvec(rows, cols) * products + answers
+            + lift(B, products * cols))
+
+
+def secmoe_moe(B: CostBackend, m: int, d: int, f: int, E: int, k: int, he_params, sizes=None) -> Cost:
+    """``secmoe.moe`` (``protocols/mpc/secmoe_moe.py``), SecMoE as published: gate -> binary one-hot ->
+    HE selection (the selected weights stay encrypted) -> ``up``: x to HE (m ciphertexts), 2 encrypted
+    matvecs (d x f) per pair, 2 p answers -> ``lift_up`` (a local truncation: free) -> ``silu``,
+    ``gate_mul`` on p f shares -> ``down``: g to HE (p ciphertexts), one matvec (f x d) per pair, p answers
+    -> ``lift_down`` -> ``combine``. No weight travels: communication grows with m, k, d, f, not with E.
+    ``sizes`` (the run's backend's ``wire_sizes``): bytes are the serialized queries and answers and
+    ``key_bytes`` the client's public material (Galois keys for the selection tree and both matvec trees,
+    relinearisation keys); without it the papers' formulas (seeded N L 8 + 64, answers 2 N L' 8)."""
+    from protocols.he import encrypted_linear as EL
+
+    from .he import galois_elements
+
+    p, S = m * k, he_params.slots
+    query = sizes.query if sizes is not None else he_params.seeded_ciphertext_bytes()
+    answer = sizes.answer if sizes is not None else he_params.response_bytes()
+    select, n_sel, lv = secmoe_select(m, k, E, d * f, he_params)
+    up = encrypted_layer(B, m * d, m, d, f, 2 * p, "x_to_he", query, answer)
+    down = encrypted_layer(B, p * f, p, f, d, p, "g_to_he", query, answer)
+    steps = {(d * f << i) % S for i in range(lv)} | EL.steps(d, f) | EL.steps(f, d)
+    keys = (sizes.params + sizes.public_key + sizes.galois_keys(galois_elements(steps, set(), he_params.poly_degree, S))
+            + sizes.relin_keys) if sizes is not None else 0
+    select = select + Cost(bytes_client_to_server=n_sel * query, key_bytes=keys)
+    n = p * f
+    return (B.gate(m, d, E, k).labelled("gate")
+            + B.eq_binary(p * E).labelled("onehot")
+            + select.labelled("select")
+            + up.labelled("up")
+            + B.silu(n).labelled("silu")
+            + B.mul(n, n, n).labelled("gate_mul")
+            + down.labelled("down")
             + B.mul(p * d, p, p * d).labelled("combine"))
 
 
@@ -223,27 +292,62 @@ def secmoe_he_select_large(m: int, k: int, E: int, block: int, params) -> Cost:
                 ciphertexts=n_in + 3 * q * p)
 
 
-def secmoe_moe_encrypted(B: CostBackend, m: int, d: int, f: int, E: int, k: int, he_params) -> Cost:
-    """PROJECTION ONLY (not implemented; the real protocol re-shares the weights): SecMoE's compute phase
-    with the selected weights kept ENCRYPTED under the client's key. Per linear layer the client sends
-    Enc(its share of the input) and the server answers the masked product (its own share times
-    Enc(W_sel) plaintext-wise, the client's share ciphertext-wise: ct x ct products, not counted here),
-    so only activations travel:
-      ``select``: the selection bits only (no weights come back);
-      ``up``:   client -> ceil(m d / S) inputs, server -> ceil(2 p f / S) answers (2 rounds);
-      ``silu``, ``gate_mul`` on shares (p f);  ``down``: ceil(p f / S) up, ceil(p d / S) back (2 rounds);
-      ``combine`` as in the re-shared variant. HE operation counts are left at 0 (communication only)."""
-    from .cost import Cost as _C
+def _pow2_floor(n: int) -> int:
+    return 1 << (max(1, n).bit_length() - 1)
 
+
+def secmoe_moe_large(B: CostBackend, m: int, d: int, f: int, E: int, k: int, he_params) -> Cost:
+    """PROJECTION (the real ``secmoe.moe`` needs d f <= S and refuses larger): SecMoE's encrypted compute when
+    one expert's weight matrix spans several ciphertexts (the three target models: d f ~ 2.9 M values,
+    S = 8192 slots). The natural extension of the protocol that runs, with the activations sent COMPACTLY
+    (the server replicates them by rotations, as a careful implementation would: client-side replication
+    would send q ciphertexts per token):
+      ``select``: the p E selection bits in ceil(p E / S) queries (1 round); the selected weights stay
+        encrypted (``secmoe_he_select_large``'s products and trees, no answers);
+      ``up``: x to HE (8 m d bytes to the client, ceil(m d / S) queries), the server replicates each x_i
+        over its f slots (one unit-vector product + log2 f rotate-and-adds per value), then per pair and
+        weight q = ceil(d / R) slice products (R = the largest power of two <= S / f rows per slice), each
+        relinearised and summed by a log2 R tree, the q slices added; 2 p answers (f <= S values each);
+      ``silu``, ``gate_mul`` on p f shares; ``down``: the same with g (p f values, R = pow2 <= S / d rows of
+        D per slice), p answers; ``combine``.
+    Bytes: the papers' formulas (seeded queries N L 8 + 64, answers 2 N L' 8); key material is not counted."""
     S, p = he_params.slots, m * k
-    sel = secmoe_he_select(m, k, E, d * f, he_params)
-    select = _C(rounds=1, bytes_client_to_server=sel.bytes_client_to_server)
-    up = _C(rounds=2, bytes_client_to_server=-(-m * d // S) * he_params.seeded_ciphertext_bytes(),
-            bytes_server_to_client=-(-2 * p * f // S) * he_params.response_bytes())
-    down = _C(rounds=2, bytes_client_to_server=-(-p * f // S) * he_params.seeded_ciphertext_bytes(),
-              bytes_server_to_client=-(-p * d // S) * he_params.response_bytes())
+    query, answer = he_params.seeded_ciphertext_bytes(), he_params.response_bytes()
+    sel = secmoe_he_select_large(m, k, E, d * f, he_params)
+    select = Cost(rounds=1, bytes_client_to_server=sel.bytes_client_to_server, rotations=sel.rotations,
+                  key_switches=sel.key_switches, pt_mults=sel.pt_mults, ciphertexts=-(-(p * E) // S),
+                  ct_adds=sel.ct_adds - 6 * sel.ciphertexts + 6 * -(-(p * E) // S))
+
+    def layer(values: int, rows: int, cols: int, products: int, label: str) -> Cost:
+        R = _pow2_floor(S // cols)
+        q = -(-rows // R)
+        lv_r, lv_c = R.bit_length() - 1, max(0, (cols - 1).bit_length())
+        queries = -(-values // S)
+        to_client = Cost(rounds=1, bytes_server_to_client=8 * values).labelled("to_client")
+        encrypt = Cost(rounds=1, bytes_client_to_server=queries * query, ciphertexts=queries,
+                       ct_adds=queries).labelled("encrypt")
+        replicate = Cost(pt_mults=values, rotations=values * lv_c, key_switches=values * lv_c, ct_adds=values * lv_c)
+        mats = products * q
+        matvec = Cost(ct_mults=mats, relinearizations=mats, rotations=mats * lv_r, key_switches=mats * (lv_r + 1),
+                      ct_adds=mats * lv_r + products * (q - 1))
+        answers = Cost(rounds=1, bytes_server_to_client=products * answer, ciphertexts=products,
+                       ct_adds=2 * products).labelled("answer")
+        return (to_client + encrypt).labelled(label) + replicate + matvec + answers + lift(B, products * cols)
+
     n = p * f
     return (B.gate(m, d, E, k).labelled("gate") + B.eq_binary(p * E).labelled("onehot")
-            + select.labelled("select") + up.labelled("up") + B.silu(n).labelled("silu")
-            + B.mul(n, n, n).labelled("gate_mul") + down.labelled("down")
+            + select.labelled("select")
+            + layer(m * d, d, f, 2 * p, "x_to_he").labelled("up")
+            + B.silu(n).labelled("silu") + B.mul(n, n, n).labelled("gate_mul")
+            + layer(n, f, d, p, "g_to_he").labelled("down")
             + B.mul(p * d, p, p * d).labelled("combine"))
+
+
+def secmoe_gelu(B: CostBackend, n: int, breakpoints: int = 5) -> Cost:
+    """``secmoe.gelu``, SecMoE's Protocol 2 (``protocols/mpc/secmoe_gelu.py``): ``compare`` (the n P
+    differences x - P_i in ONE batched comparison; the segment one-hot from neighbouring bits and the
+    coefficient row from the public table are local), ``square`` (n), ``evaluate`` (a1 x and a2 x^2: one
+    product of 2n by 2n). P = 5 breakpoints, 6 pieces. On ``crypten``: 10 rounds, 8 n (27 P + 5) bytes each
+    way, 8 n (14 P + 3) offline (P = 5: 1120 n and 584 n)."""
+    return (B.less_than_zero(n * breakpoints).labelled("compare") + B.square(n).labelled("square")
+            + B.mul(2 * n, 2 * n, 2 * n).labelled("evaluate"))

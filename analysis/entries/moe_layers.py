@@ -136,71 +136,91 @@ register(layer_entry(
 
 
 # -- SecMoE: select-then-compute (hybrid MPC + HE) ------------------------------------------------------
+import protocols.mpc.reshared_moe as RM  # noqa: E402
 import protocols.mpc.secmoe_moe as SM  # noqa: E402
 from protocols.he.interface import HEParams  # noqa: E402
 
 
-def _secmoe_backend(p):
-    """The run's HE backend class and parameters: SEAL, or the slot simulator (``simulators/he.py``) with the
-    same counts (and its own serialization)."""
+def _he_class(p):
+    """The run's HE backend class: SEAL, or the slot simulator (``simulators/he.py``) with the same counts and
+    SEAL's serialized sizes."""
     from protocols.he.seal_backend import SealBackend
     from simulators.he import SimBackend
 
-    return (SealBackend if p["he_backend"] == "seal" else SimBackend), HEParams(p["he_poly_degree"])
+    return SealBackend if p["he_backend"] == "seal" else SimBackend
 
 
 def _secmoe_cost(B):
-    """crypten: the HE parameters of the run; cheetah: the papers' N = 8192 (``docs/accounting.md``).
-    ``accounting=paper`` (cheetah): SecMoE as its authors describe it, the selected weights kept encrypted
-    (the ``compute=encrypted`` projection); ``protocol``: the compute phase ``compute`` says."""
+    """crypten: the exact closed form of the run (its HE parameters, serialized sizes); cheetah: the same
+    structure with the MPC parts at SPU/Cheetah unit costs and the papers' HE byte formulas. Where one
+    weight matrix exceeds a ciphertext (d f > S: the target models) both are the projection
+    ``moe.secmoe_moe_large``. SecMoE's ``accounting=paper`` is the same protocol (the paper's compute phase
+    is what runs)."""
+    def f(p):
+        if B is crypten:
+            _crypten_only_protocol(p)
+        params = SM.he_params(p["he_poly_degree"])
+        if p["hidden"] * p["ffn"] > params.slots:      # beyond the real protocol's layout: the projection
+            return M.secmoe_moe_large(B, p["tokens"], p["hidden"], p["ffn"], p["experts"], p["top_k"], params)
+        sizes = _he_class(p).wire_sizes(params) if B is crypten else None
+        return M.secmoe_moe(B, p["tokens"], p["hidden"], p["ffn"], p["experts"], p["top_k"], params, sizes)
+    return f
+
+
+def _reshared_cost(B):
+    """crypten: the run's HE parameters and serialized sizes; cheetah: the papers' N = 8192."""
     def f(p):
         if B is crypten:
             _crypten_only_protocol(p)
         n = p["he_poly_degree"] if B is crypten else max(8192, p["he_poly_degree"])
-        encrypted = p["compute"] == "encrypted" or p.get("accounting") == "paper"
-        if encrypted:
-            return M.secmoe_moe_encrypted(B, p["tokens"], p["hidden"], p["ffn"], p["experts"], p["top_k"], HEParams(n))
-        # crypten: the run's measured bytes are its backend's serialized ciphertexts and keys
-        sizes = _secmoe_backend(p)[0].wire_sizes(HEParams(n)) if B is crypten else None
-        return M.secmoe_moe(B, p["tokens"], p["hidden"], p["ffn"], p["experts"], p["top_k"], HEParams(n), sizes)
+        sizes = _he_class(p).wire_sizes(HEParams(n)) if B is crypten else None
+        return M.reshared_moe(B, p["tokens"], p["hidden"], p["ffn"], p["experts"], p["top_k"], HEParams(n), sizes)
     return f
 
 
-def _reshared_only(p) -> bool:
-    """``compute=encrypted`` is a cost projection only: a real run refuses it."""
-    if p["compute"] != "reshared":
-        from functionalities.errors import PublicParameterError
+def _he_validate(real_params):
+    def validate(p, i):
+        _validate("exact")(p, i)
+        if p["he_backend"] not in ("seal", "sim"):
+            from functionalities.errors import PublicParameterError
 
-        raise PublicParameterError("compute=encrypted is a cost projection only; real runs use compute=reshared")
-    return True
+            raise PublicParameterError(f"he_backend must be seal or sim, got {p['he_backend']!r}")
+        check_accounting(p)
+        real_params(p)
+    return validate
 
 
-def _secmoe_validate(p, i):
-    _validate("exact")(p, i)
-    if p["he_backend"] not in ("seal", "sim"):
-        from functionalities.errors import PublicParameterError
-
-        raise PublicParameterError(f"he_backend must be seal or sim, got {p['he_backend']!r}")
-    if p["compute"] not in ("reshared", "encrypted"):
-        from functionalities.errors import PublicParameterError
-
-        raise PublicParameterError(f"compute must be reshared or encrypted, got {p['compute']!r}")
-    check_accounting(p)
-    HEParams(p["he_poly_degree"])     # a real run also needs d * ffn <= N/2 (the protocol refuses it)
+def _secmoe_params(p):
+    """The HE parameters must exist; a real run also needs ``protocols/mpc/secmoe_moe.check_dims`` (ranges,
+    d f <= S), which the protocol checks itself: costs are projected beyond it."""
+    SM.he_params(p["he_poly_degree"])
 
 
 register(layer_entry(
     "secmoe.moe", "exact",
-    "SecMoE: select each (token, slot)'s expert weights under HE (B2A inside), one SwiGLU on them",
-    lambda p, s, own: SM.moe(_reshared_only(p) and s["x"], s["w_g"], s["U"], s["V"], s["D"], p["top_k"],
-                             _secmoe_backend(p),
-                             own if "U" in own else None),
-    kind="hybrid", plain_inputs=True, validate=_secmoe_validate,
+    "SecMoE: select each (token, slot)'s expert weights under HE, compute on them ENCRYPTED (ct x ct)",
+    lambda p, s, own: SM.moe(s["x"], s["w_g"], s["U"], s["V"], s["D"], p["top_k"],
+                             (_he_class(p), SM.he_params(p["he_poly_degree"])), own if "U" in own else None),
+    kind="hybrid", plain_inputs=True, validate=_he_validate(_secmoe_params),
     defaults={"tokens": 4, "hidden": 4, "ffn": 4, "experts": 4, "top_k": 2, "he_backend": "seal",
-              "he_poly_degree": 8192, "compute": "reshared", "accounting": "protocol"},
+              "he_poly_degree": SM.POLY_DEGREE, "accounting": "protocol"},
     costs={"crypten": _secmoe_cost(crypten), "cheetah": _secmoe_cost(cheetah)},
     params_strategy=lambda: _small_params().map(
-        lambda p: {**{k: v for k, v in p.items() if k != "capacity"}, "he_backend": "seal", "he_poly_degree": 8192,
-                   "compute": "reshared"}),
+        lambda p: {**{k: v for k, v in p.items() if k != "capacity"}, "he_backend": "seal",
+                   "he_poly_degree": SM.POLY_DEGREE}),
     leakage=LEAK + ("he_poly_degree",), doc="docs/protocols/secmoe_moe.md",
-    contrast=layer_contrast({"he_backend": "sim", "he_poly_degree": 4096, "compute": "reshared"})))
+    contrast=layer_contrast({"he_backend": "sim", "he_poly_degree": SM.POLY_DEGREE})))
+
+register(layer_entry(
+    "reshared.moe", "exact",
+    "baseline: SecMoE's HE selection, then the selected weights RE-SHARED and one SwiGLU on shares",
+    lambda p, s, own: RM.moe(s["x"], s["w_g"], s["U"], s["V"], s["D"], p["top_k"],
+                             (_he_class(p), HEParams(p["he_poly_degree"])), own if "U" in own else None),
+    kind="hybrid", plain_inputs=True, validate=_he_validate(lambda p: HEParams(p["he_poly_degree"])),
+    defaults={"tokens": 4, "hidden": 4, "ffn": 4, "experts": 4, "top_k": 2, "he_backend": "seal",
+              "he_poly_degree": 8192, "accounting": "protocol"},
+    costs={"crypten": _reshared_cost(crypten), "cheetah": _reshared_cost(cheetah)},
+    params_strategy=lambda: _small_params().map(
+        lambda p: {**{k: v for k, v in p.items() if k != "capacity"}, "he_backend": "seal", "he_poly_degree": 8192}),
+    leakage=LEAK + ("he_poly_degree",), doc="docs/protocols/reshared_moe.md",
+    contrast=layer_contrast({"he_backend": "sim", "he_poly_degree": 8192})))

@@ -63,12 +63,14 @@ def _to_tensor(blob: bytes) -> torch.Tensor:
     return torch.frombuffer(bytearray(blob), dtype=torch.uint8) if blob else torch.zeros(0, dtype=torch.uint8)
 
 
-def open(backend_cls, params, *, steps=(), elements=(), compression: str = "none", **options) -> HEEnd:
+def open(backend_cls, params, *, steps=(), elements=(), relin: bool = False, compression: str = "none",
+         **options) -> HEEnd:
     """Set up the run's HE link (both parties call it at the same point of the protocol).
 
     ``backend_cls``: ``protocols.he.seal_backend.SealBackend`` or the slot simulator's class (the entry
     chooses); ``params``: HEParams; ``steps``/``elements``: the rotation steps / Galois elements the
-    protocol will use (public: a function of the public parameters). -> this party's :class:`HEEnd`.
+    protocol will use (public: a function of the public parameters); ``relin``: the protocol multiplies
+    ciphertexts (relinearisation keys go with the material). -> this party's :class:`HEEnd`.
     A flooding backend (SEAL) at parameters without room to flood its answers raises
     ``protocols.he.flooding.FloodingError`` here, before any message."""
     if backend_cls.flood:          # refuse parameters without room for circuit privacy before anything moves
@@ -82,6 +84,8 @@ def open(backend_cls, params, *, steps=(), elements=(), compression: str = "none
             be.prepare_galois(set(elements), set(steps))
         else:
             be.prepare(set(steps))
+        if relin:
+            be.prepare_relin()
         material = be.public_material()
         if set(material) != set(names):
             raise ValueError(f"public material {sorted(material)} != the backend's MATERIAL {sorted(names)}")
@@ -118,17 +122,17 @@ def receive(end: HEEnd, count: int) -> tuple[list[bytes], Protection | None]:
     return blobs, claimed
 
 
-def observe(end: HEEnd, cts: list) -> None:
+def observe(end: HEEnd, cts: list, pre_bits: float | None = None) -> None:
     """The client records what decrypting ``cts`` (the server's answers) shows it beyond the plaintexts:
     each answer's decryption noise (``backend.answer_noise``; SEAL only -- the simulator has none), as a
     ``noise`` view item (``flooding.observed``: the top bits of noise + 2^b) claimed uniform by the server's
-    flooding of width b (``flooding.plan``). Only when the run records views (it costs a polynomial product
-    per answer)."""
+    flooding of width b (``flooding.plan``, with the answers' ``pre_bits`` as the server conceals them). Only
+    when the run records views (it costs a polynomial product per answer)."""
     party = current_party()
     if party.meter.view is None:
         return
     be = end.backend
-    bits = flooding.plan(be.params).bits
+    bits = flooding.plan(be.params, pre_bits=pre_bits).bits
     for ct in cts:
         noise = be.answer_noise(ct)
         if noise is not None:

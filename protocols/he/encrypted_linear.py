@@ -23,9 +23,14 @@ covers plaintext circuits only).
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from functionalities.errors import PublicParameterError
+
+#: |v| of a fresh encryption plus the rounding of an add_plain (``protocols/he/flooding.FRESH`` + 1)
+FRESH_PLUS = 21.0
 
 
 def levels(rows: int) -> int:
@@ -64,6 +69,41 @@ def flatten(W: np.ndarray, slots: int) -> np.ndarray:
     out = np.zeros(slots, dtype=np.uint64)
     out[:rows * cols] = W.reshape(-1)
     return out
+
+
+def _log2_sum(*logs: float) -> float:
+    top = max(logs)
+    return top + math.log2(sum(2.0 ** (x - top) for x in logs))
+
+
+def selection_noise_bits(params, tree_levels: int, chunks: int) -> float:
+    """log2 of a worst-case bound on the noise of SecMoE's selected weights (``protocols/mpc/secmoe_moe``,
+    step ``select``): a fresh query times a plaintext (``N t 20``) plus an add_plain, summed over
+    ``2^tree_levels`` blocks by the rotate-and-add tree (one key switch each) and over ``chunks``."""
+    n, t_bits = params.poly_degree, params.plain_bits
+    key_switch = _key_switch_bits(params)
+    one = _log2_sum(math.log2(n) + t_bits + math.log2(20.0), -1.0)
+    return math.log2(chunks) + _log2_sum(tree_levels + one, math.log2(max(1, tree_levels)) + key_switch)
+
+
+def _key_switch_bits(params) -> float:
+    """log2 of one key switch's added noise: ``(K - 1) N 20 q_max / p + N`` (p SEAL's special prime)."""
+    n, bits = params.poly_degree, params.coeff_bits
+    data, special = bits[:-1], bits[-1]
+    return _log2_sum(math.log2(max(1, len(bits) - 1)) + math.log2(n) + math.log2(20.0) + max(data) - (special - 1),
+                     math.log2(n))
+
+
+def noise_bits(params, rows: int, operand_bits: float) -> float:
+    """log2 of a worst-case bound on :func:`matvec`'s output noise, before masking: the product of an operand
+    of noise ``2^operand_bits`` (W) and a fresh one (x: ``FRESH_PLUS``) is at most ``2 N t (|v_W| + |v_x|)``
+    (messages below t, N coefficients) plus the relinearisation's key switch; the tree sums ``2^levels``
+    copies and adds ``levels`` key switches. What ``flooding.plan(params, pre_bits=...)`` takes."""
+    n, t_bits = params.poly_degree, params.plain_bits
+    ks = _key_switch_bits(params)
+    product = 1 + math.log2(n) + t_bits + _log2_sum(operand_bits, math.log2(FRESH_PLUS))
+    depth = levels(rows)
+    return _log2_sum(depth + _log2_sum(product, ks), math.log2(max(1, depth)) + ks)
 
 
 def matvec(be, W_ct, x_ct, rows: int, cols: int):

@@ -40,10 +40,10 @@ parameters where they are not positive. At privmoe's parameters (``docs/protocol
 The simulator (``simulators/he.py``) has no noise: its ``conceal`` counts the same operations and checks
 nothing (its toy sizes claim no security).
 
-Scope: the bound covers circuits of plaintext products, rotations and additions -- every protocol that
-answers today. A ciphertext x ciphertext product (``multiply``) grows the noise by about ``N t`` times the
-operands' noise and message norms; a protocol that answers such a product needs its own bound here before
-its flooding claim holds (SecMoE's encrypted compute phase).
+Scope: the default bound covers circuits of plaintext products, rotations and additions. A ciphertext x
+ciphertext product (``multiply``) grows the noise by about ``2 N t`` times the operands' noise; a protocol
+that answers one passes its own worst case as ``pre_bits`` (``protocols/he/encrypted_linear.noise_bits``)
+to :func:`plan` and to ``conceal``.
 """
 from __future__ import annotations
 
@@ -75,7 +75,8 @@ class FloodPlan:
     ``bound``: log2 of V', the worst-case answer noise after switching down, before flooding; ``bits``: b,
     the flooding width (``e`` uniform in ``[-2^b, 2^b)``); ``capacity``: log2 (q' / 2t), the noise a
     correct decryption tolerates; ``left``: bits between ``V' + 2^b`` and that capacity (> 0: fits);
-    ``unflooded_left``: the same without flooding."""
+    ``unflooded_left``: the same without flooding (both also capped by the room before switching down:
+    the full modulus' capacity minus the pre-switch noise)."""
 
     poly_degree: int
     lam: int
@@ -95,8 +96,11 @@ def _log2_sum(*logs: float) -> float:
     return top + math.log2(sum(2.0 ** (x - top) for x in logs))
 
 
-def plan(params, lam: int = LAMBDA) -> FloodPlan:
-    """The flooding plan of ``params`` (``HEParams``) at statistical parameter ``lam`` (module docstring)."""
+def plan(params, lam: int = LAMBDA, pre_bits: float | None = None) -> FloodPlan:
+    """The flooding plan of ``params`` (``HEParams``) at statistical parameter ``lam`` (module docstring).
+    ``pre_bits``: log2 of the answer's worst-case noise before switching down, when the protocol's circuit
+    is not the plaintext one this module bounds (e.g. ``protocols/he/encrypted_linear.noise_bits`` for a
+    ciphertext x ciphertext product); default: the plaintext-circuit bound."""
     n = params.poly_degree
     t_bits = params.plain_bits
     data = list(params.coeff_bits[:-1]) if len(params.coeff_bits) > 1 else list(params.coeff_bits)
@@ -107,17 +111,21 @@ def plan(params, lam: int = LAMBDA) -> FloodPlan:
     key_switch = log_n + _log2_sum(math.log2(max(1, len(params.coeff_bits) - 1)) + log_n + math.log2(FRESH)
                                    + max(data) - (special - 1), log_n)
     public_zero = math.log2(FRESH * (2 * n + 1))
-    pre = _log2_sum(products, key_switch, public_zero, -1.0)
+    pre = _log2_sum(products, key_switch, public_zero, -1.0) if pre_bits is None else _log2_sum(pre_bits,
+                                                                                                  public_zero)
     dropped = sum(b - 1 for b in data[keep:])
     bound = _log2_sum(pre - dropped, math.log2((n + 1) / 2))
     bits = math.ceil(lam + log_n + bound)
     capacity = sum(b - 1 for b in data[:keep]) - t_bits - 1
-    return FloodPlan(n, lam, bound, bits, capacity, capacity - _log2_sum(bound, bits), capacity - bound)
+    # the answer must also decrypt BEFORE switching down (a switch does not repair an overflowed noise)
+    before = sum(b - 1 for b in data) - t_bits - 1 - pre
+    left = min(capacity - _log2_sum(bound, bits), before)
+    return FloodPlan(n, lam, bound, bits, capacity, left, min(capacity - bound, before))
 
 
-def check(params, lam: int = LAMBDA) -> FloodPlan:
+def check(params, lam: int = LAMBDA, pre_bits: float | None = None) -> FloodPlan:
     """:func:`plan`, raising :class:`FloodingError` when flooding does not fit (naming the numbers)."""
-    p = plan(params, lam)
+    p = plan(params, lam, pre_bits)
     if not p.fits:
         raise FloodingError(
             f"no room to flood the answers' noise at N={params.poly_degree}, coefficient bits {params.coeff_bits}, "

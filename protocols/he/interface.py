@@ -249,10 +249,12 @@ class HEBackend:
         return None
 
     # -- circuit privacy (protocols/he/flooding.py) ------------------------------------------------------------
-    def conceal(self, ct, rng: np.random.Generator):
+    def conceal(self, ct, rng: np.random.Generator, pre_bits: float | None = None):
         """The server's last step on every answer: re-randomise (a public-key encryption of zero added: one
         encryption and one addition, counted), ``switch_down``, flood the noise with ``rng`` (the server's
-        private generator). The simulator has no noise: it counts the same operations and switches down."""
+        private generator), at the width ``flooding.plan(params, pre_bits=pre_bits)`` gives (``pre_bits``:
+        the answer circuit's worst-case noise when it is not a plaintext circuit). The simulator has no
+        noise: it counts the same operations and switches down."""
         self.counts.record("conceal", encryptions=1, ct_adds=1)
         return self.switch_down(ct)
 

@@ -82,7 +82,7 @@ def unflooded(backend_cls):
     class Unflooded(backend_cls):
         flood = False
 
-        def conceal(self, ct, rng):
+        def conceal(self, ct, rng, pre_bits=None):
             self.counts.record("conceal", encryptions=1, ct_adds=1)
             return self.switch_down(ct)
 

@@ -352,12 +352,12 @@ class SealBackend(HEBackend):
     def _primes(self, ct) -> list[int]:
         return [m.value() for m in self.ctx.get_context_data(ct.parms_id()).parms().coeff_modulus()]
 
-    def conceal(self, ct, rng: np.random.Generator):
+    def conceal(self, ct, rng: np.random.Generator, pre_bits: float | None = None):
         """The server's last step on an answer (``protocols/he/flooding.py``): add a fresh public-key
         encryption of zero (counted: one encryption, one addition), switch down, and add noise uniform in
-        ``[-2^b, 2^b)`` (``b = flooding.plan(params).bits``, from ``rng``: the server's private generator) to
+        ``[-2^b, 2^b)`` (``b = flooding.plan(params, pre_bits=pre_bits).bits``, from ``rng``: the server's private generator) to
         every coefficient of the first polynomial, prime by prime, in the serialized answer."""
-        bits = flooding.check(self.params).bits if self.flood else 0     # FloodingError where it cannot fit
+        bits = flooding.check(self.params, pre_bits=pre_bits).bits if self.flood else 0   # FloodingError: no room
         self.counts.record("conceal", encryptions=1, ct_adds=1)
         zero = seal.Ciphertext()
         self.encryptor.encrypt_zero(zero)              # with the PUBLIC key (the server holds no other)

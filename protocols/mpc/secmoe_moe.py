@@ -1,25 +1,42 @@
-"""Pi_moe, SecMoE (AAAI'26) select-then-compute on the project's hybrid (spec: ``moe_layer``, ``exact``).
+"""Pi_moe, SecMoE (AAAI'26) select-then-compute, as published (spec: ``moe[exact]``; entry ``secmoe.moe``).
 
-Instead of moving tokens to experts, obliviously SELECT each (token, slot)'s expert weights, then run one
-FFN on them. SecMoE drops nothing: k > 1 is one selection per (token, slot), weighted by W and summed.
+Instead of moving tokens to experts, obliviously SELECT each (token, slot)'s expert weights under HE and
+compute on them ENCRYPTED, so no weight ever crosses the network and communication does not grow with E.
+SecMoE drops nothing: k > 1 is one selection per (token, slot) pair, weighted by W and summed.
+
 1. ``gate``     -- CrypTen: K, W (protocols/mpc/gate.py).
 2. ``onehot``   -- r[j, s, e] = [K[j, s] == e] in the BINARY domain: XOR shares b0 (client), b1 (server);
    6 AND rounds, no B2A -- the B2A happens under HE in step 3.
-3. ``select``   -- HE (BFV; keys are the client's): per (j, s) the client encrypts b0 laid out one block of
-   d f slots per expert (G = the largest power of two <= min(E, S / (d f)) experts per ciphertext) and sends it; for W in (U, V, D)
-   the server computes Enc(r W) = Enc(b0) * [(1 - 2 b1) W] + [b1 W] -- since r = b0 + b1 - 2 b0 b1 this
-   is the B2A with no interaction, folded into ONE plaintext product (two would exhaust BFV's noise
-   budget at N = 4096) -- then a rotate-and-add tree over the G blocks (ceil(log2 G) rotations) gives
-   Enc(sum_e r_e W_e) in block 0; it masks each (HE -> shares) and answers: 3 per (j, s).
-   Communication: m k ceil(E / G) inputs + 3 m k answers -- independent of E while E d f fits a ciphertext;
-   server work grows with E.
-4. ``lift``     -- the client's decryptions and the server's minus-masks, residues mod t, become Z_2^64
-   shares of the selected fixed-point weights (``protocols/he/lift.lift``: one batched comparison).
-5. ``ffn``      -- one SwiGLU per (j, s) with the selected (secret) weights (protocols/mpc/expert.py,
-   batched over the m k pairs), then ``combine``: y_j = sum_s W[j, s] out[j, s].
-Outputs y (m, d), K, W shared. Leakage: m, d, d_ff, E, k and the HE parameters. Keys and ciphertexts
-travel serialized through the metered communicator (``protocols/he/channel.py``): threads, processes and
-two hosts alike.
+3. ``select``   -- HE (BFV; the client's keys, sent once: phase ``keys``). Per pair the client encrypts b0,
+   one block of d f slots per expert (G = the largest power of two <= min(E, S / (d f)) experts per
+   ciphertext), and sends it; for W in (U, V, D) the server computes Enc(r W) = Enc(b0) [(1 - 2 b1) W] +
+   [b1 W] -- since r = b0 + b1 - 2 b0 b1 this is the B2A with no interaction, folded into ONE plaintext
+   product -- and a rotate-and-add tree over the G blocks: [[W_sel]] = Enc(sum_e r_e W_e) in block 0
+   (row-major). They stay at the server.
+4. ``up``       -- shares -> HE: ``x_to_he`` (``protocols/he/encrypt_shares``: the server's share under a
+   2^-40 statistical mask to the client, the client encrypts x + r replicated f times per row, one
+   ciphertext per token, the server subtracts r); then per pair [[x U_sel]] and [[x V_sel]]
+   (``protocols/he/encrypted_linear.matvec``: one ciphertext product, one relinearisation, a log2 d
+   rotate-and-add tree each); HE -> shares: ``answer`` -- masked (uniform mod t, the server's
+   ``("secmoe", "answer masks")`` generator), concealed (``protocols/he/flooding.py``, with the ciphertext-
+   product bound ``encrypted_linear.noise_bits``), sent; the client decrypts: 2 answers per pair.
+5. ``lift_up``  -- residues mod t -> Z_2^64 shares (``protocols/he/lift``, one batched comparison) of
+   x W at scale 2^32, truncated to 2^16 (CrypTen's local truncation: one truncation as in a Beaver product).
+6. ``silu``, ``gate_mul`` -- on shares: g = silu(h1) h2 (as ``protocols/mpc/expert.py``).
+7. ``down``     -- shares -> HE (``g_to_he``: g replicated d times, one ciphertext per pair), [[g D_sel]],
+   masked and answered (1 per pair); ``lift_down`` as in 5.
+8. ``combine``  -- y_j = sum_s W[j, s] out[j, s].
+
+HE parameters (``he_params``): N = 16384, four 60-bit data primes and a 60-bit special prime, t a 45-bit
+batching prime, answers switched down to 2 primes. Why: the products x W carry both fixed-point scales (2^32)
+and sum d (f) of them: t must exceed 2 max(d X W, f G W) 2^32 (X = 1, W = 1/2, G = (d/2)^2 the bound on g;
+``check_dims``); one ciphertext product on top of the selection's plaintext product leaves a worst-case noise
+of about 2^127 (``encrypted_linear.noise_bits``), more than N = 8192's modulus holds; dropping two of the four
+data primes before answering brings it under SEAL's rounding, so the answers are floodable at 2^-40
+(``flooding.plan``: 4 bits to spare).
+
+Outputs y (m, d), K, W shared. Leakage: m, d, d_ff, E, k and the HE parameters. Keys and ciphertexts travel
+serialized through the metered communicator (``protocols/he/channel.py``): threads, processes and two hosts.
 """
 from __future__ import annotations
 
@@ -28,19 +45,32 @@ import math
 import numpy as np
 import torch
 
+from functionalities.errors import PublicParameterError
 from functionalities.fixed_point import FRAC_BITS, encode
+from functionalities.moe import WEIGHT_RANGE, X_RANGE
 from protocols.crypten_shim import BinarySharedTensor, MPCTensor, current_party
 from protocols.he import channel as he_channel
-from protocols.he.lift import lift
-from protocols.he.interface import HEBackend, HEParams
-from protocols.runtime import step
+from protocols.he import encrypted_linear as EL
 from protocols.he import flooding
+from protocols.he.encrypt_shares import MAX_BITS, encrypt_shares
+from protocols.he.interface import HEBackend, HEParams
+from protocols.he.lift import lift
+from protocols.runtime import step
 from protocols.runtime.ledger import client_key, he_answer_mask
 
-from .expert import expert_ffn
 from .gate import gate
 from .moe_common import check_layer
 from .sharing import from_ring, ring, share_input
+
+#: the encrypted compute's HE parameters (module docstring)
+POLY_DEGREE, PLAIN_BITS, COEFF_BITS, ANSWER_PRIMES = 16384, 45, (60, 60, 60, 60, 60), 2
+
+
+def he_params(poly_degree: int = POLY_DEGREE) -> HEParams:
+    """SecMoE's HE parameters (module docstring): N (default 16384), 45-bit t, four 60-bit data primes and a
+    60-bit special prime (300 bits: SEAL's 128-bit limit at N = 16384 is 438), answers at 2 primes."""
+    return HEParams(poly_degree, PLAIN_BITS, COEFF_BITS if poly_degree == POLY_DEGREE else None,
+                    response_primes=ANSWER_PRIMES)
 
 
 def layout(experts: int, block: int, slots: int) -> tuple[int, int, int]:
@@ -48,11 +78,37 @@ def layout(experts: int, block: int, slots: int) -> tuple[int, int, int]:
     power of two <= min(E, S / block), so the tree's rotations (block 2^i, i < log2 G) read only slots
     below G block <= S: nothing wraps around the row into block 0."""
     if block > slots:
-        from functionalities.errors import PublicParameterError
-
         raise PublicParameterError(f"d * ffn = {block} exceeds the {slots} slots: raise he_poly_degree")
     per = 1 << (min(experts, slots // block).bit_length() - 1)
     return per, -(-experts // per), per.bit_length() - 1
+
+
+def tree_steps(experts: int, block: int, slots: int) -> set[int]:
+    """The selection tree's rotation steps (public)."""
+    _, _, levels = layout(experts, block, slots)
+    return {(block << i) % slots for i in range(levels)}
+
+
+def g_bound(hidden: int) -> float:
+    """A bound on |g| = |silu(x U) (x V)| <= |x U| |x V| <= (d X W)^2 (silu(z) <= |z|)."""
+    return (hidden * X_RANGE * WEIGHT_RANGE) ** 2
+
+
+def check_dims(hidden: int, ffn: int, params: HEParams) -> None:
+    """The encrypted compute's range conditions (module docstring), PublicParameterError naming the one that
+    fails: g's fixed-point encoding within the statistical mask's 2^23; x W and g D below t / 2 at scale
+    2^32; both product blocks without wrap-around in the slots."""
+    g_bits = math.ceil(math.log2(g_bound(hidden) * 2 ** FRAC_BITS + 1))
+    if g_bits > MAX_BITS:
+        raise PublicParameterError(f"hidden = {hidden}: |g| may reach {g_bound(hidden):g}, beyond the 2^-40 "
+                                   f"statistical mask of shares -> HE (2^{MAX_BITS - FRAC_BITS}); smaller hidden")
+    worst = max(hidden * X_RANGE, ffn * g_bound(hidden)) * WEIGHT_RANGE * 2.0 ** (2 * FRAC_BITS)
+    t = 2.0 ** (params.plain_bits - 1)
+    if 2 * worst >= t:
+        raise PublicParameterError(f"hidden = {hidden}, ffn = {ffn}: a product may reach {worst:.3g} at scale 2^32, "
+                                   f"beyond t/2 for {params.plain_bits}-bit t")
+    EL.check(hidden, ffn, params.slots)
+    EL.check(ffn, hidden, params.slots)
 
 
 def onehot_binary(K: MPCTensor, experts: int) -> torch.Tensor:
@@ -64,11 +120,99 @@ def onehot_binary(K: MPCTensor, experts: int) -> torch.Tensor:
     return a.eq(b).share & 1
 
 
+def front(x: MPCTensor, w_g: MPCTensor, top_k: int, experts: int):
+    """Steps ``gate`` and ``onehot`` -> K, W (shared), this party's XOR share of the one-hot (m k, E)."""
+    with step("gate"):
+        K, W = gate(x, w_g, top_k)
+    with step("onehot"):
+        bits = onehot_binary(K, experts).reshape(-1, experts)
+    return K, W, bits
+
+
+def select(bits: torch.Tensor, end, server_weights: dict | None, experts: int, block: int, pairs: int):
+    """The HE selection (module docstring, step 3) on an open HE link ``end``: the client sends its
+    queries; the server returns ``[[U_sel]], [[V_sel]], [[D_sel]]`` for every pair (a list of 3 pairs
+    ciphertexts, pair-major), the client None."""
+    party = current_party()
+    be, t_mod = end.backend, end.backend.plain_modulus
+    slots = be.params.slots
+    per, chunks, levels = layout(experts, block, slots)
+    expand = lambda v: np.repeat(v, block)                                     # noqa: E731  e -> block
+    if party.rank == 0:
+        cts = []
+        for p in range(pairs):
+            for c in range(chunks):
+                v = np.zeros(slots, dtype=np.uint64)
+                sel = bits[p, c * per:(c + 1) * per].numpy().astype(np.uint64)
+                v[:len(sel) * block] = expand(sel)
+                cts.append(be.encrypt_bytes(v))
+        he_channel.send(end, cts, client_key(t_mod))
+        return None
+    blobs, _ = he_channel.receive(end, pairs * chunks)
+    cts = [be.from_bytes(b) for b in blobs]
+    mats = [(encode(server_weights[name]).reshape(experts, block).numpy() % t_mod).astype(np.uint64)
+            for name in ("U", "V", "D")]
+    out = []
+    for p in range(pairs):
+        sums = [None, None, None]
+        for c in range(chunks):
+            b1 = np.zeros(slots, dtype=np.uint64)
+            sel = bits[p, c * per:(c + 1) * per].numpy().astype(np.uint64)
+            b1[:len(sel) * block] = expand(sel)
+            for i, w in enumerate(mats):
+                lay = np.zeros(slots, dtype=np.uint64)
+                rows = w[c * per:(c + 1) * per]
+                lay[:rows.size] = rows.reshape(-1)
+                # r W = b0 (1 - 2 b1) W + b1 W: ONE plaintext product (the B2A folded into W); (1 - 2 b1) W is
+                # W or -W mod t (no product: t may exceed 32 bits)
+                flipped = np.where(b1 == 1, (t_mod - lay) % t_mod, lay).astype(np.uint64)
+                acc = be.add_plain(be.multiply_plain(cts[p * chunks + c], flipped), lay * b1 % t_mod)
+                for lv in range(levels):
+                    acc = be.add(acc, be.rotate(acc, (block << lv) % slots))
+                sums[i] = acc if sums[i] is None else be.add(sums[i], acc)
+        out += sums
+    return out
+
+
+def _to_shares(end, outs: list | None, count: int, width: int, pre_bits: float, rng) -> MPCTensor:
+    """HE -> shares (step ``answer``): the server masks each of ``count`` ciphertexts (slots [0, width)
+    matter), conceals and sends them; the client decrypts. -> integer MPCTensor (count * width,) of the
+    residues' centred values (``lift``)."""
+    party = current_party()
+    be, t_mod = end.backend, end.backend.plain_modulus
+    with step("answer"):
+        if party.rank == 0:
+            answers, masked_by = he_channel.receive(end, count)
+            received = [be.from_bytes(a) for a in answers]
+            end.noise += [n for n in (be.noise_budget(ct) for ct in received) if n is not None]
+            he_channel.observe(end, received, pre_bits=pre_bits)
+            mine = np.stack([be.decrypt(ct)[:width] for ct in received]).astype(np.int64)
+            party.meter.see("decrypted", torch.tensor(mine.reshape(-1)), "server", masked_by, party.meter.clock)
+        else:
+            noise = flooding.stream(rng)
+            answers, mine = [], []
+            for ct in outs:
+                m = rng.integers(0, t_mod, be.params.slots, dtype=np.uint64)
+                answers.append(be.to_bytes(be.conceal(be.add_plain(ct, m), noise, pre_bits=pre_bits)))
+                mine.append(((t_mod - m[:width]) % t_mod).astype(np.int64))
+            he_channel.send(end, answers, he_answer_mask(t_mod))
+            mine = np.stack(mine)
+    shape = (count * width,)
+    c_sh = share_input(torch.tensor(mine.reshape(-1)) if party.rank == 0 else None, 0, shape, integer=True)
+    s_sh = share_input(torch.tensor(mine.reshape(-1)) if party.rank == 1 else None, 1, shape, integer=True)
+    return lift(c_sh, s_sh, t_mod)
+
+
+def _rescale(v: MPCTensor) -> MPCTensor:
+    """Integer shares of a value at scale 2^32 -> a fixed-point MPCTensor at 2^16 (one local truncation)."""
+    return from_ring(ring(v), precision=FRAC_BITS).div(2 ** FRAC_BITS)
+
+
 def moe(x: MPCTensor, w_g: MPCTensor, U: MPCTensor, V: MPCTensor, D: MPCTensor, top_k: int,
         he: tuple[type[HEBackend], HEParams], server_weights: dict | None):
-    """-> y (m, d), K, W shared. ``he`` = (the HE backend class, its HEParams): SEAL or the slot simulator
-    (the registry entry chooses, so this module needs neither); ``server_weights``: the server's
-    plaintext U, V, D (the HE step needs them in the clear; None on the client)."""
+    """-> y (m, d), K, W shared. ``he`` = (the HE backend class, its HEParams: ``he_params()``): SEAL or the
+    slot simulator (the registry entry chooses, so this module needs neither); ``server_weights``: the
+    server's plaintext U, V, D (the selection needs them in the clear; None on the client)."""
     check_layer(x, w_g, U, top_k, None, "exact")
     party = current_party()
     tokens, hidden = x.shape
@@ -76,77 +220,45 @@ def moe(x: MPCTensor, w_g: MPCTensor, U: MPCTensor, V: MPCTensor, D: MPCTensor, 
     block = hidden * ffn
     backend_cls, params = he
     slots = params.slots
+    check_dims(hidden, ffn, params)
     per, chunks, levels = layout(experts, block, slots)
     pairs = tokens * top_k
-    with step("gate"):
-        K, W = gate(x, w_g, top_k)
-    with step("onehot"):
-        bits = onehot_binary(K, experts).reshape(pairs, experts)
+    pre_up = EL.noise_bits(params, hidden, EL.selection_noise_bits(params, levels, chunks))
+    pre_down = EL.noise_bits(params, ffn, EL.selection_noise_bits(params, levels, chunks))
+    flooding.check(params, pre_bits=max(pre_up, pre_down))
+    K, W, bits = front(x, w_g, top_k, experts)
     with step("select"):
-        end = he_channel.open(backend_cls, params, steps={(block << i) % slots for i in range(levels)})
-        be, t_mod = end.backend, end.backend.plain_modulus
-        expand = lambda v: np.repeat(v, block)                                     # noqa: E731  e -> block
-        if party.rank == 0:
-            cts = []
+        end = he_channel.open(backend_cls, params, relin=True,
+                              steps=tree_steps(experts, block, slots) | EL.steps(hidden, ffn) | EL.steps(ffn, hidden))
+        sel = select(bits, end, server_weights, experts, block, pairs)
+    be = end.backend
+    rng = party.numpy_generator("secmoe", "answer masks") if party.rank == 1 else None
+    with step("up"):
+        xs = encrypt_shares(x.reshape(-1), end, lambda v: [EL.replicate(v[j * hidden:(j + 1) * hidden], ffn, slots)
+                                                           for j in range(tokens)], label="x_to_he")
+        outs = None
+        if party.rank == 1:
+            outs = []
             for p in range(pairs):
-                for c in range(chunks):
-                    v = np.zeros(slots, dtype=np.uint64)
-                    sel = bits[p, c * per:(c + 1) * per].numpy().astype(np.uint64)
-                    v[:len(sel) * block] = expand(sel)
-                    cts.append(be.encrypt_bytes(v))
-            he_channel.send(end, cts, client_key(t_mod))
-            answers, masked_by = he_channel.receive(end, 3 * pairs)
-            received = [be.from_bytes(a) for a in answers]
-            end.noise = [x for x in (be.noise_budget(ct) for ct in received) if x is not None]
-            he_channel.observe(end, received)
-            mine = np.stack([be.decrypt(ct)[:block] for ct in received]).astype(np.int64)
-            party.meter.see("decrypted", torch.tensor(mine.reshape(-1)), "server", masked_by, party.meter.clock)
-        else:
-            blobs, _ = he_channel.receive(end, pairs * chunks)
-            cts = [be.from_bytes(b) for b in blobs]
-            mats = []
-            for name in ("U", "V", "D"):
-                w = encode(server_weights[name]).reshape(experts, block).numpy() % t_mod
-                mats.append(w.astype(np.uint64))
-            rng = party.numpy_generator("secmoe", "answer masks")
-            noise = flooding.stream(rng)
-            answers, mine = [], []
-            for p in range(pairs):
-                sums = [None, None, None]
-                for c in range(chunks):
-                    b1 = np.zeros(slots, dtype=np.uint64)
-                    sel = bits[p, c * per:(c + 1) * per].numpy().astype(np.uint64)
-                    b1[:len(sel) * block] = expand(sel)
-                    flip = (1 + (t_mod - 2) * b1) % t_mod                          # 1 - 2 b1 (mod t)
-                    for i, w in enumerate(mats):
-                        lay = np.zeros(slots, dtype=np.uint64)
-                        rows = w[c * per:(c + 1) * per]
-                        lay[:rows.size] = rows.reshape(-1)
-                        # r W = b0 (1 - 2 b1) W + b1 W: ONE plaintext product (the B2A folded into W)
-                        acc = be.add_plain(be.multiply_plain(cts[p * chunks + c], lay * flip % t_mod),
-                                           lay * b1 % t_mod)
-                        for lv in range(levels):
-                            acc = be.add(acc, be.rotate(acc, (block << lv) % slots))
-                        sums[i] = acc if sums[i] is None else be.add(sums[i], acc)
-                for s in sums:
-                    m = rng.integers(0, t_mod, slots, dtype=np.uint64)
-                    answers.append(be.to_bytes(be.conceal(be.add_plain(s, m), noise)))
-                    mine.append(((t_mod - m[:block]) % t_mod).astype(np.int64))
-            he_channel.send(end, answers, he_answer_mask(t_mod))
-            mine = np.stack(mine)
-    shape = (pairs * 3 * block,)
-    with step("lift"):
-        c_sh = share_input(torch.tensor(mine.reshape(-1)) if party.rank == 0 else None, 0, shape, integer=True)
-        s_sh = share_input(torch.tensor(mine.reshape(-1)) if party.rank == 1 else None, 1, shape, integer=True)
-        weights = lift(c_sh, s_sh, t_mod, precision=FRAC_BITS)
-    sel = ring(weights).reshape(pairs, 3, block)
-    U_sel = from_ring(sel[:, 0].reshape(pairs, hidden, ffn), precision=FRAC_BITS)
-    V_sel = from_ring(sel[:, 1].reshape(pairs, hidden, ffn), precision=FRAC_BITS)
-    D_sel = from_ring(sel[:, 2].reshape(pairs, ffn, hidden), precision=FRAC_BITS)
-    with step("ffn"):
-        xr = from_ring(ring(x).unsqueeze(1).expand(tokens, top_k, hidden).reshape(pairs, 1, hidden),
-                       precision=FRAC_BITS)
-        out = expert_ffn(xr, U_sel, V_sel, D_sel).reshape(tokens, top_k, hidden)
+                xj = xs[p // top_k]
+                outs += [EL.matvec(be, sel[3 * p], xj, hidden, ffn), EL.matvec(be, sel[3 * p + 1], xj, hidden, ffn)]
+        h = _to_shares(end, outs, 2 * pairs, ffn, pre_up, rng)
+    with step("lift_up"):
+        h = _rescale(h).reshape(pairs, 2, ffn)
+    h1, h2 = h[:, 0], h[:, 1]
+    with step("silu"):
+        s = h1 * h1.sigmoid()
+    with step("gate_mul"):
+        g = s * h2
+    with step("down"):
+        gs = encrypt_shares(g.reshape(-1), end, lambda v: [EL.replicate(v[p * ffn:(p + 1) * ffn], hidden, slots)
+                                                           for p in range(pairs)], label="g_to_he")
+        outs = None
+        if party.rank == 1:
+            outs = [EL.matvec(be, sel[3 * p + 2], gs[p], ffn, hidden) for p in range(pairs)]
+        y = _to_shares(end, outs, pairs, hidden, pre_down, rng)
+    with step("lift_down"):
+        out = _rescale(y).reshape(tokens, top_k, hidden)
     with step("combine"):
         y = (out * W.unsqueeze(-1)).sum(1)
     return y, K, W

@@ -1,0 +1,85 @@
+"""Pi_moe, the RE-SHARED baseline of SecMoE (spec: ``moe[exact]``; entry ``reshared.moe``).
+
+SecMoE's selection (``protocols/mpc/secmoe_moe.select``: binary one-hot, the B2A folded into one plaintext
+product, a rotate-and-add tree) -- then, instead of computing on the selected weights encrypted as the paper
+does (``secmoe.moe``), the server masks and answers them (HE -> shares) and the parties compute on shares:
+1. ``gate``, ``onehot``, ``select`` as in ``secmoe.moe``; in ``select`` the server also masks every selected
+   weight ciphertext (3 per (token, slot): U, V, D) with a fresh uniform mask mod t, conceals it
+   (``protocols/he/flooding.py``) and answers; the client decrypts;
+2. ``lift``  -- the residues mod t become Z_2^64 shares of the selected fixed-point weights (one batched
+   comparison, ``protocols/he/lift.lift``);
+3. ``ffn``   -- one SwiGLU per (token, slot) on the secret weights (``protocols/mpc/expert.py``), then
+   ``combine``: y_j = sum_s W[j, s] out[j, s].
+Every selected weight crosses the network: 3 m k d f values (about 607 GiB per layer at m = 128, d = 2048,
+f = 1408): the reason SecMoE keeps them encrypted. Outputs y (m, d), K, W shared. Leakage: m, d, d_ff, E,
+k and the HE parameters.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from functionalities.fixed_point import FRAC_BITS
+from protocols.crypten_shim import MPCTensor, current_party
+from protocols.he import channel as he_channel
+from protocols.he import flooding
+from protocols.he.interface import HEBackend, HEParams
+from protocols.he.lift import lift
+from protocols.runtime import step
+from protocols.runtime.ledger import he_answer_mask
+
+from .expert import expert_ffn
+from .moe_common import check_layer
+from .secmoe_moe import front, select, tree_steps
+from .sharing import from_ring, ring, share_input
+
+
+def moe(x: MPCTensor, w_g: MPCTensor, U: MPCTensor, V: MPCTensor, D: MPCTensor, top_k: int,
+        he: tuple[type[HEBackend], HEParams], server_weights: dict | None):
+    """-> y (m, d), K, W shared. ``he`` = (the HE backend class, its HEParams); ``server_weights``: the
+    server's plaintext U, V, D (None on the client)."""
+    check_layer(x, w_g, U, top_k, None, "exact")
+    party = current_party()
+    tokens, hidden = x.shape
+    experts, _, ffn = U.shape
+    block = hidden * ffn
+    backend_cls, params = he
+    pairs = tokens * top_k
+    K, W, bits = front(x, w_g, top_k, experts)
+    with step("select"):
+        end = he_channel.open(backend_cls, params, steps=tree_steps(experts, block, params.slots))
+        be, t_mod = end.backend, end.backend.plain_modulus
+        sums = select(bits, end, server_weights, experts, block, pairs)
+        if party.rank == 0:
+            answers, masked_by = he_channel.receive(end, 3 * pairs)
+            received = [be.from_bytes(a) for a in answers]
+            end.noise = [n for n in (be.noise_budget(ct) for ct in received) if n is not None]
+            he_channel.observe(end, received)
+            mine = np.stack([be.decrypt(ct)[:block] for ct in received]).astype(np.int64)
+            party.meter.see("decrypted", torch.tensor(mine.reshape(-1)), "server", masked_by, party.meter.clock)
+        else:
+            rng = party.numpy_generator("secmoe", "answer masks")
+            noise = flooding.stream(rng)
+            answers, mine = [], []
+            for s in sums:
+                m = rng.integers(0, t_mod, params.slots, dtype=np.uint64)
+                answers.append(be.to_bytes(be.conceal(be.add_plain(s, m), noise)))
+                mine.append(((t_mod - m[:block]) % t_mod).astype(np.int64))
+            he_channel.send(end, answers, he_answer_mask(t_mod))
+            mine = np.stack(mine)
+    shape = (pairs * 3 * block,)
+    with step("lift"):
+        c_sh = share_input(torch.tensor(mine.reshape(-1)) if party.rank == 0 else None, 0, shape, integer=True)
+        s_sh = share_input(torch.tensor(mine.reshape(-1)) if party.rank == 1 else None, 1, shape, integer=True)
+        weights = lift(c_sh, s_sh, t_mod, precision=FRAC_BITS)
+    sel = ring(weights).reshape(pairs, 3, block)
+    U_sel = from_ring(sel[:, 0].reshape(pairs, hidden, ffn), precision=FRAC_BITS)
+    V_sel = from_ring(sel[:, 1].reshape(pairs, hidden, ffn), precision=FRAC_BITS)
+    D_sel = from_ring(sel[:, 2].reshape(pairs, ffn, hidden), precision=FRAC_BITS)
+    with step("ffn"):
+        xr = from_ring(ring(x).unsqueeze(1).expand(tokens, top_k, hidden).reshape(pairs, 1, hidden),
+                       precision=FRAC_BITS)
+        out = expert_ffn(xr, U_sel, V_sel, D_sel).reshape(tokens, top_k, hidden)
+    with step("combine"):
+        y = (out * W.unsqueeze(-1)).sum(1)
+    return y, K, W
