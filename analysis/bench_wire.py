@@ -123,6 +123,7 @@ def zstd_table(seed: int = 0) -> pd.DataFrame:
         for mode in ("none", "zstd"):
             be = SealBackend(HEParams(n), seed, compression=mode)
             be.prepare({1, 2})
+            be.prepare_relin()
             rng = np.random.default_rng(seed)
             values = rng.integers(0, be.plain_modulus, be.params.slots, dtype=np.uint64)
             query = be.encrypt_bytes(values)
