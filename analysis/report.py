@@ -303,7 +303,7 @@ def write_report(out: str | Path, *, quick: bool = False, seed: int = 0, network
     out.mkdir(parents=True, exist_ok=True)
     if not quick:
         print("privmoe report: the full run measures every protocol and runs every security check; "
-              "expect 3-5 minutes on 2 cores (--quick: under 1).", flush=True)
+              "expect about 14 minutes on 2 cores (--quick: under 2).", flush=True)
     n_sec = 7 if quick else len(registry.all_entries())
     bar = Progress(len(registry.all_entries()) + n_sec + 6, "report")
     rows, fixed = section_model_vs_measurement(seed, bar)
