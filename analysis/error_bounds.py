@@ -334,6 +334,21 @@ class Errors:
         return problems(parts)
 
 
+def quadratic_bound(x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+    """Per element, the error bound of a0 + a1 x + a2 x^2 computed with three truncations from exactly known
+    public coefficients ``a`` (n, 3) and the quantised x (n,) -- x^2 (delta_0), a1 x (delta_1), a2 x^2'
+    (delta_2: within the truncation interval when x^2 is on the grid, else (-1, 1) ULP); the error
+    a2 delta_0 + delta_1 + delta_2 lies in the sum of the intervals (the piecewise activations' rule)."""
+    x2 = x * x
+    lo0, hi0 = trunc_interval(x2)
+    lo1, hi1 = trunc_interval(a[:, 1] * x)
+    lo2, hi2 = trunc_interval(a[:, 2] * x2)
+    exact = on_grid(x2)
+    lo2, hi2 = torch.where(exact, lo2, -ULP), torch.where(exact, hi2, ULP)
+    ends = (a[:, 2] * lo0, a[:, 2] * hi0)
+    return interval_abs(torch.minimum(*ends) + lo1 + lo2, torch.maximum(*ends) + hi1 + hi2)
+
+
 def part(name: str, real: torch.Tensor, ideal: torch.Tensor, bound: torch.Tensor) -> Part:
     """A Part from real and ideal values: err = |real - ideal| (float64), bound + the F64 margin."""
     ideal = ideal.double()

@@ -56,3 +56,17 @@ def test_the_tree_must_not_wrap():
     EL.check(4, PARAMS.slots // 4, PARAMS.slots)
     with pytest.raises(PublicParameterError):
         EL.replicate(np.ones(3, dtype=np.uint64), 0, PARAMS.slots)
+
+
+def test_secmoes_range_conditions_refuse_what_would_convert_or_decrypt_wrongly():
+    """check_dims: |g| <= (d/2)^2 must stay within the statistical mask (2^7 at 2^16), products below t/2,
+    blocks within the slots; the defaults pass."""
+    from protocols.mpc import secmoe_moe as SM
+
+    params = SM.he_params()
+    SM.check_dims(4, 4, params)
+    SM.check_dims(16, 32, params)
+    with pytest.raises(PublicParameterError, match="statistical mask"):
+        SM.check_dims(32, 4, params)                 # |g| up to 256 > 2^7
+    with pytest.raises(PublicParameterError, match="beyond t/2"):
+        SM.check_dims(16, 4096, params)              # 4096 (d/2)^2 / 2 2^32 > 2^44

@@ -173,3 +173,15 @@ def test_every_he_protocol_conceals_every_answer(name, params):
     noise = [it for it in run.views["client"] if it.kind == "noise"]
     n = p.get("poly_degree") or p.get("he_poly_degree")
     assert len(noise) == answers and all(it.values.numel() == n for it in noise)
+
+
+def test_a_protocols_own_noise_bound_decides_where_flooding_fits():
+    """``pre_bits`` (a ciphertext x ciphertext answer's bound) replaces the plaintext-circuit bound: a noise
+    the switch brings under SEAL's rounding fits; one past the full modulus (no correct decryption even
+    before switching) is refused."""
+    p = HEParams(8192)
+    full = sum(b - 1 for b in p.coeff_bits[:-1]) - p.plain_bits - 1
+    assert flooding.plan(p, pre_bits=55).fits and flooding.plan(p, pre_bits=55).bits < flooding.plan(p).bits
+    assert not flooding.plan(p, pre_bits=full + 1).fits
+    with pytest.raises(flooding.FloodingError):
+        flooding.check(p, pre_bits=full + 1)

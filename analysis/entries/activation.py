@@ -11,7 +11,6 @@ delta_2 too if x^2 is on the grid, else it is in (-1, 1) ULP. The error a2 delta
 lies in the sum of those intervals; the bound is its larger end, per element (<= (2 + |a2|) ULP).
 ``error_bound(params) = (2 + max|a2|) ULP`` is that bound's domain-wide maximum.
 """
-import torch
 from hypothesis import strategies as st
 
 import functionalities.activation as F
@@ -37,17 +36,7 @@ def parts(ideal, real, p, i):
         return [f"out: shape {tuple(real.shape)} != ideal {tuple(ideal.shape)}"]
     pw = F.fit(p["function"])
     x = quantize(i["x"])
-    a = pw.rows[F.segment(x, pw)]
-    x2 = x * x
-    lo0, hi0 = EB.trunc_interval(x2)
-    lo1, hi1 = EB.trunc_interval(a[:, 1] * x)
-    lo2, hi2 = EB.trunc_interval(a[:, 2] * x2)
-    exact = EB.on_grid(x2)
-    lo2, hi2 = torch.where(exact, lo2, -ULP), torch.where(exact, hi2, ULP)
-    ends = (a[:, 2] * lo0, a[:, 2] * hi0)
-    lo = torch.minimum(*ends) + lo1 + lo2
-    hi = torch.maximum(*ends) + hi1 + hi2
-    return [EB.part("y", real, ideal, EB.interval_abs(lo, hi))]
+    return [EB.part("y", real, ideal, EB.quadratic_bound(x, pw.rows[F.segment(x, pw)]))]
 
 
 errors = EB.Errors(parts)
