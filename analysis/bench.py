@@ -8,6 +8,13 @@ Measured (two parties as threads, privmoe's Meter, one run each, same seed):
 * the MoE layer: cryptomoe.moe vs dense.moe.
 Projected (``cheetah``) at the three target models' scale (``docs/accounting.md``, m = 128), for f = 1 and 2.
 Ratios are baseline / CryptoMoE (> 1: CryptoMoE is cheaper). Wall times are this machine's, noisy.
+
+    python -m analysis.bench --layer [--tokens 32 --hidden 16 --ffn 16 --experts 8 --top-k 2] [--he-backend seal]
+
+``--layer``: the hybrid layers (``linear=he``: dense, CryptoMoE, CipherPrune-style) measured on SEAL + CrypTen,
+two parties as threads: per step the wall time beside the model's and the Meter's bytes and rounds (the
+hybrid steps ``to_he``, ``answer``, ``lift`` of ``up`` and ``down`` included), the model == Meter check, and
+whether the output is within the layer's bound.
 """
 from __future__ import annotations
 
@@ -103,6 +110,42 @@ def projected(factors=(1.0, 2.0)) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+HYBRID_LAYERS = ("dense.moe", "cryptomoe.moe", "cipherprune.moe")
+
+
+def _shown(path: str) -> bool:
+    """The steps the layer table shows: the top-level ones, and inside ``experts`` the hybrid linears' parts."""
+    parts = path.split("/")
+    return len(parts) == 1 or (parts[0] == "experts" and len(parts) <= 3)
+
+
+def layer_steps(m=32, d=16, E=8, k=2, f=2.0, ffn=16, seed=0, he_backend="seal", names=HYBRID_LAYERS,
+                bar=None) -> pd.DataFrame:
+    """The hybrid layers measured (module docstring, ``--layer``): one row per (layer, step)."""
+    rows = []
+    for name in names:
+        entry = registry.get(name)
+        params = entry.resolve({k_: v for k_, v in {"tokens": m, "hidden": d, "experts": E, "top_k": k, "ffn": ffn,
+                                                   "capacity_factor": f, "linear": "he", "he_backend": he_backend,
+                                                   "seed": seed}.items() if k_ in entry.defaults})
+        inputs = _layer_inputs(m, d, ffn, E, seed)
+        run = harness.run_real(entry, params, inputs, seed=seed, timeout=1800)
+        model = entry.cost("crypten", params)
+        problems = entry.check(entry.ideal(params, inputs), run.outputs, params, inputs)
+        mismatches = harness.cost_mismatches(entry, params, run)
+        for path, cost in [("total", model)] + [(p, c) for p, c in model.steps if _shown(p)]:
+            got = harness.measured(run, None if path == "total" else path)
+            rows.append({"layer": name, "step": path,
+                         "wall_s": run.wall_time if path == "total" else run.meter.step_seconds(path),
+                         "model bytes": cost.bytes, "Meter bytes": got["bytes_client_to_server"]
+                         + got["bytes_server_to_client"], "model rounds": cost.rounds, "Meter rounds": got["rounds"],
+                         "key bytes": cost.key_bytes, "ciphertexts": cost.ciphertexts,
+                         "model == Meter": not mismatches, "output within bound": not problems})
+        if bar is not None:
+            bar.advance(name)
+    return pd.DataFrame(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m analysis.bench", description=__doc__.splitlines()[0])
     ap.add_argument("--tokens", type=int, default=64)
@@ -113,7 +156,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ffn", type=int, default=128)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None, help="write the measured table as CSV")
+    ap.add_argument("--layer", action="store_true", help="the hybrid layers' per-step table (module docstring)")
+    ap.add_argument("--he-backend", default="seal", choices=("seal", "sim"))
     a = ap.parse_args(argv)
+    pd.set_option("display.width", 200)
+    if a.layer:
+        from analysis.progress import Progress
+
+        tokens = a.tokens if "--tokens" in (argv or __import__("sys").argv) else 32
+        hidden = a.hidden if "--hidden" in (argv or __import__("sys").argv) else 16
+        ffn = a.ffn if "--ffn" in (argv or __import__("sys").argv) else 16
+        bar = Progress(len(HYBRID_LAYERS), "hybrid layers")
+        try:
+            table = layer_steps(tokens, hidden, a.experts, a.top_k, a.capacity_factor, ffn, a.seed, a.he_backend,
+                                bar=bar)
+        finally:
+            bar.close()
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+        if a.out:
+            table.to_csv(a.out, index=False)
+        return 0
     table = measured(a.tokens, a.hidden, a.experts, a.top_k, a.capacity_factor, a.ffn, a.seed)
     pd.set_option("display.width", 200)
     print(table.drop(columns=["params"]).to_string(index=False))

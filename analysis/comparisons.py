@@ -4,7 +4,9 @@
 communication and modelled LAN/WAN latency (``simulators/network``, network only: no compute) of dense,
 CryptoMoE (f = 1, 2) and SecMoE -- as published (the selected weights stay encrypted; a projection where
 one weight matrix exceeds a ciphertext) and the re-shared baseline (``reshared.moe``) -- on the ``cheetah`` backend, in the ``protocol`` accounting (the server's weights in
-plaintext). ``activation_comparison``: piecewise vs select-then-compute.
+plaintext; dense and CryptoMoE with ``linear=he``: the same kind of layer as SecMoE's).
+``activation_comparison``: piecewise vs select-then-compute. ``where_the_bytes_go``: one model's layers
+with the hybrid structure, their bytes per token by kind of step.
 """
 from __future__ import annotations
 
@@ -25,10 +27,10 @@ def secmoe_comparison(experts=(8, 16, 32, 64, 128), tokens: int = 128, hidden: i
     for E in experts:
         base = {"tokens": tokens, "hidden": hidden, "ffn": ffn, "experts": E, "top_k": top_k}
         dense = registry.get("dense.moe")
-        rows.append(_row("dense.moe", "dense", E, dense.cost(backend, dense.resolve(base))))
+        rows.append(_row("dense.moe", "dense", E, dense.cost(backend, dense.resolve({**base, "linear": "he"}))))
         cm = registry.get("cryptomoe.moe")
         for f in (1.0, 2.0):
-            p = cm.resolve({**base, "capacity_factor": f})
+            p = cm.resolve({**base, "capacity_factor": f, "linear": "he"})
             rows.append(_row("cryptomoe.moe", f"CryptoMoE f={f:g}", E, cm.cost(backend, p), capacity=p["capacity"]))
         sm = registry.get("secmoe.moe")
         rows.append(_row("secmoe.moe", "SecMoE", E, sm.cost(backend, sm.resolve(base))))
@@ -74,3 +76,37 @@ def matmul_paper_scale(experts: int = 64, capacity: int = 32, d: int = 2048, pol
                      "pt_mults": c.pt_mults, "ciphertexts": c.ciphertexts, "bytes c→s": c.bytes_client_to_server,
                      "bytes s→c": c.bytes_server_to_client, "key bytes": c.key_bytes})
     return pd.DataFrame(rows).set_index("protocol")
+
+
+#: the kinds of step of a hybrid layer, in the order the table shows them: (column, how a step path ends)
+WHERE = (("gate", ("gate",)), ("routing", ("dispatch", "weights", "onehot")),
+         ("selection (HE)", ("select",)), ("shares -> HE", ("to_he", "x_to_he", "g_to_he")),
+         ("HE answers", ("answer",)), ("lift (HE -> Z_2^64)", ("lift",)),
+         ("SiLU, gate_mul", ("silu", "gate_mul")), ("combine", ("combine",)))
+
+
+def where_the_bytes_go(layers, model: str = "DeepSeekMoE-16B", backend: str = "cheetah") -> pd.DataFrame:
+    """Per layer ((label, entry, extra params) as the report's ``LAYERS``) at ``model``'s sizes and 128 tokens:
+    MB per token (10^6 bytes, both directions) by kind of step (``WHERE``: a step counts under the first
+    kind its path's last component names, its sub-steps with it), the rest, the total and the rounds."""
+    from analysis.published import MODELS, TOKENS
+
+    cfg = MODELS[model]
+    out = []
+    for label, name, extra in layers:
+        e = registry.get(name)
+        base = {"tokens": TOKENS, **cfg, **extra}
+        c = e.cost(backend, e.resolve({k: v for k, v in base.items() if k in e.defaults}))
+        row, counted = {"layer": label}, []
+        for column, ends in WHERE:
+            total = 0
+            for path, step in c.steps:
+                if path.split("/")[-1] in ends and not any(path.startswith(p + "/") for p in counted):
+                    total += step.bytes
+                    counted.append(path)
+            row[column] = total / TOKENS / 1e6
+        row["rest"] = c.bytes / TOKENS / 1e6 - sum(row[col] for col, _ in WHERE)
+        row["total MB/token"] = c.bytes / TOKENS / 1e6
+        row["rounds"] = c.rounds
+        out.append(row)
+    return pd.DataFrame(out)

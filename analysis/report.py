@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import harness, registry
+from analysis import comparisons, harness, registry
 from analysis.published import MODELS, TOKENS  # the papers' models; prefill with m = 128 tokens
 from analysis.registry import Entry
 from analysis.strategies import draw_example_inputs
@@ -183,9 +183,13 @@ def section_matmul(seed: int, quick: bool) -> list[dict]:
     return rows
 
 
-LAYERS = [("dense", "dense.moe", {}), ("CryptoMoE f=1", "cryptomoe.moe", {"capacity_factor": 1.0}),
-          ("CryptoMoE f=1.5", "cryptomoe.moe", {"capacity_factor": 1.5}),
-          ("CryptoMoE f=2", "cryptomoe.moe", {"capacity_factor": 2.0}),
+#: the layers of §3, all with the hybrid structure (``linear=he``: the server's plaintext weights by HE, shares
+#: -> HE -> shares around every linear): dense (BOLT), CryptoMoE (batch matmul), CipherPrune-style (BOLT), SecMoE
+LAYERS = [("dense", "dense.moe", {"linear": "he"}),
+          ("CryptoMoE f=1", "cryptomoe.moe", {"capacity_factor": 1.0, "linear": "he"}),
+          ("CryptoMoE f=1.5", "cryptomoe.moe", {"capacity_factor": 1.5, "linear": "he"}),
+          ("CryptoMoE f=2", "cryptomoe.moe", {"capacity_factor": 2.0, "linear": "he"}),
+          ("CipherPrune-style f=1", "cipherprune.moe", {"capacity_factor": 1.0, "linear": "he"}),
           ("SecMoE", "secmoe.moe", {}),
           ("SecMoE re-shared (baseline)", "reshared.moe", {})]
 
@@ -315,6 +319,7 @@ def write_report(out: str | Path, *, quick: bool = False, seed: int = 0, network
     bar.advance("matmul")
     layer_rows, lat = section_layers(network)
     rows += layer_rows
+    where = comparisons.where_the_bytes_go(LAYERS)
     bar.advance("layers")
     fid = routing.fidelity_table(seed=seed)
     bar.advance("routing")
@@ -413,15 +418,26 @@ automorphisms of its expansion, which are key switches too; CipherGPT is a struc
 
 ## 3. The MoE layer per model
 
-Dense vs CryptoMoE (f = 1, 1.5, 2) vs SecMoE, `cheetah` projection in the `protocol` accounting (the
-server's weights stay plaintext: every linear layer is a ciphertext x plaintext product; §7 sets it beside
-the pipeline the papers measured), per token. SecMoE computes on the selected weights encrypted, as
-published (at these sizes a weight matrix exceeds a ciphertext: the projection `moe.secmoe_moe_large`; the
+Dense vs CryptoMoE (f = 1, 1.5, 2) vs CipherPrune-style vs SecMoE, `cheetah` projection in the `protocol`
+accounting, per token, all with the same hybrid structure: the server's weights stay plaintext and every
+expert linear is a ciphertext x plaintext product (`linear=he`, `protocols/he/hybrid_linear.py`: dense by BOLT
+with the tokens encrypted once for all experts, CryptoMoE by its batch matmul on the E t dispatched rows,
+CipherPrune-style by BOLT per expert; SecMoE on its selected weights, encrypted), with shares -> HE and HE ->
+shares around each and the nonlinearities on shares (§7 sets it beside the pipeline the papers measured).
+HE at privmoe's parameters (N = 16384, 45-bit t: what flooding the answers needs at a 2^32 product scale).
+SecMoE at these sizes is the projection `moe.secmoe_moe_large` (a weight matrix exceeds a ciphertext; the
 protocol runs where d f <= S); "re-shared" is the baseline `reshared.moe`, which decrypts the selected weights
-into shares.
-`insecure.moe` has no closed form (its cost depends on the opened routing) and is the negative control of §6.
+into shares. `insecure.moe` has no closed form (its cost depends on the opened routing) and is the negative
+control of §6.
 
 {_md(lat)}
+
+Where the bytes go (DeepSeekMoE-16B, MB per token by kind of step, `comparisons.where_the_bytes_go`):
+the hybrid steps are `shares -> HE` (the server's statistically masked share, 8 bytes per value, and the
+client's queries), `HE answers` (masked, flooded) and the `lift` back to CrypTen's Z_2^64 (two comparisons per
+value: BOLT and CryptoMoE share mod their HE prime and need no lift; privmoe's shares live in Z_2^64).
+
+{_md(where)}
 
 ![layer per token]({figs['layer'].name})
 

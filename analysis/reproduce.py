@@ -8,7 +8,8 @@ For every published number (``analysis/published.py``, the only hand-typed colum
   structural model);
 * ``ratio`` = paper / published, and for |ratio - 1| > 0.15 one sentence naming the cause;
 * ``protocol``: what the protocol as privmoe specifies and runs costs (``cost_models/moe.py`` on the
-  ``cheetah`` units: the server's weights in plaintext through ciphertext x plaintext products, privmoe's
+  ``cheetah`` units: the MoE layers with the hybrid structure -- the server's plaintext weights through HE
+  ciphertext x plaintext products, shares -> HE and HE -> shares around each (``linear=he``) -- privmoe's
   own top-t network and //k-free dispatch; the HE matmuls as privmoe runs them, N/2 slots per ciphertext),
   so each improvement is a visible delta against a faithful baseline.
 
@@ -65,6 +66,16 @@ def _capacity(p: dict, f: float) -> int:
 
 
 # -- Table 2 --------------------------------------------------------------------------------------------
+def _hybrid() -> dict:
+    from protocols.mpc.secmoe_moe import he_params
+
+    return {"linear": "he", "he_params": he_params()}
+
+
+#: the protocol accounting's layers have the hybrid structure (``protocols/he/hybrid_linear.py``): the
+#: experts' linears on the server's plaintext weights by HE (BOLT for dense and CipherPrune-style, the batch
+#: matmul for CryptoMoE) at privmoe's parameters, shares -> HE and HE -> shares around them
+HYBRID = _hybrid()
 def _layer_costs(p: dict) -> tuple:
     """(paper cost, protocol cost) of a Table 2 layer."""
     m, d, f, E, k = p["tokens"], p["hidden"], p["ffn"], p["experts"], p["top_k"]
@@ -74,13 +85,13 @@ def _layer_costs(p: dict) -> tuple:
     if layer == "cryptomoe":
         from protocols.mpc.cryptomoe_combine import choose_variant
 
-        protocol = M.cryptomoe_moe(CH, m, d, f, E, k, t, choose_variant(m, d))
+        protocol = M.cryptomoe_moe(CH, m, d, f, E, k, t, choose_variant(m, d), **HYBRID)
     elif layer == "dense":
-        protocol = M.dense_moe(CH, m, d, f, E, k)
+        protocol = M.dense_moe(CH, m, d, f, E, k, **HYBRID)
     elif layer == "insecure":
         protocol = M.insecure_moe_balanced(CH, m, d, f, E, k, t)
     else:
-        protocol = M.cipherprune_moe(CH, m, d, f, E, k, t)
+        protocol = M.cipherprune_moe(CH, m, d, f, E, k, t, **HYBRID)
     return paper, protocol
 
 

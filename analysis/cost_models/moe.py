@@ -71,12 +71,12 @@ def swap_reverse(B: CostBackend, E: int, n: int, t: int, width: int) -> Cost:
     return total
 
 
-def cipherprune_dispatch(B: CostBackend, m: int, d: int, E: int, k: int, t: int) -> Cost:
+def cipherprune_dispatch(B: CostBackend, m: int, d: int, E: int, k: int, t: int, onehot: bool = True) -> Cost:
     """Priorities, the compaction of (score, token index, x row) rows, one-hot of the carried token
-    indices. ~ t k m compare-and-swaps of d + 2 elements per expert: O(E k m t d)."""
-    return (priorities(B, m, E, k)
-            + swap_forward(B, E, k * m, t, 1 + d).labelled("compact")
-            + B.equal_zero(E * t * m).labelled("onehot"))
+    indices (not in the layer: ``onehot=False``). ~ t k m compare-and-swaps of d + 2 elements per
+    expert: O(E k m t d)."""
+    out = priorities(B, m, E, k) + swap_forward(B, E, k * m, t, 1 + d).labelled("compact")
+    return out + B.equal_zero(E * t * m).labelled("onehot") if onehot else out
 
 
 def cipherprune_combine(B: CostBackend, m: int, d: int, E: int, k: int, t: int) -> Cost:
@@ -103,29 +103,99 @@ def expert_ffn(B: CostBackend, E: int, rows: int, d: int, f: int, x_batched: boo
             + down.labelled("down"))
 
 
-def cryptomoe_moe(B: CostBackend, m: int, d: int, f: int, E: int, k: int, t: int, variant: str) -> Cost:
-    """gate -> dispatch -> experts on E x t rows -> combine."""
+def hybrid_linear(B: CostBackend, E: int, rows: int, d_in: int, d_out: int, packing: str, bsgs: bool, params,
+                  sizes=None) -> Cost:
+    """``protocols/he/hybrid_linear.linear``: shares (E, rows, d_in) times the server's plaintext weights.
+    ``to_he`` (``to_client``: 8 E rows d_in bytes, 1 round; ``encrypt``: n_in queries, 1 round, one
+    add_plain each), the ct x pt product (``he.matmul``'s rotations, products, additions -- the masks and
+    ``conceal``'s re-randomisation included), ``answer`` (n_out answers, 1 round), ``lift`` of E rows d_out
+    residues; the rescale is a local truncation. ``sizes``: the run's serialized sizes; else the formula
+    (seeded N L 8 + 64, answers 2 N L' 8)."""
+    from protocols.he.hybrid_linear import plan
+
+    from .he import matmul as he_matmul
+
+    counts = he_matmul(E, rows, d_in, d_out, params.poly_degree, bsgs, packing, params)
+    he_matmul_cost = Cost(rotations=counts.rotations, key_switches=counts.key_switches, pt_mults=counts.pt_mults,
+                          ct_adds=counts.ct_adds)
+    layouts = plan(E, rows, d_in, d_out, packing, params.slots)
+    n_in, n_out = sum(lay.n_in for _, lay in layouts), sum(lay.n_out for _, lay in layouts)
+    query = sizes.query if sizes is not None else params.seeded_ciphertext_bytes()
+    answer = sizes.answer if sizes is not None else params.response_bytes()
+    to_client = Cost(rounds=1, bytes_server_to_client=8 * E * rows * d_in).labelled("to_client")
+    encrypt = Cost(rounds=1, ct_adds=n_in, ciphertexts=n_in, bytes_client_to_server=n_in * query).labelled("encrypt")
+    answers = Cost(rounds=1, ciphertexts=n_out, bytes_server_to_client=n_out * answer).labelled("answer")
+    return (to_client + encrypt).labelled("to_he") + he_matmul_cost + answers + lift(B, E * rows * d_out)
+
+
+def hybrid_keys(E: int, rows: int, d: int, f: int, packing: str, bsgs: bool, shared_input: bool, params,
+                sizes) -> Cost:
+    """The HE link's public material (``key_bytes``, once per layer): parameters, public key and the Galois
+    keys of both products' rotation steps (``protocols/mpc/expert.he_steps``); 0 without ``sizes``."""
+    if sizes is None:
+        return Cost()
+    from protocols.mpc.expert import he_steps
+
+    from .he import galois_elements
+
+    steps = he_steps(E, rows, d, f, params.slots, packing, bsgs, shared_input)
+    return Cost(key_bytes=sizes.params + sizes.public_key
+                + sizes.galois_keys(galois_elements(steps, set(), params.poly_degree, params.slots)))
+
+
+def expert_ffn_he(B: CostBackend, E: int, rows: int, d: int, f: int, packing: str, bsgs: bool, params,
+                  sizes=None, shared_input: bool = False) -> Cost:
+    """``protocols/mpc/expert.expert_ffn_he``: ``up`` (:func:`hybrid_linear` to 2f columns per expert; with
+    ``shared_input`` one product of the rows with every expert's columns side by side: 2 f E), ``silu``,
+    ``gate_mul`` on shares, ``down`` (per expert, f -> d), plus the link's keys (:func:`hybrid_keys`)."""
+    up = (hybrid_linear(B, 1, rows, d, 2 * f * E, packing, bsgs, params, sizes) if shared_input
+          else hybrid_linear(B, E, rows, d, 2 * f, packing, bsgs, params, sizes))
+    n = E * rows * f
+    return (up.labelled("up")
+            + B.silu(n).labelled("silu")
+            + B.mul(n, n, n).labelled("gate_mul")
+            + hybrid_linear(B, E, rows, f, d, packing, bsgs, params, sizes).labelled("down")
+            + hybrid_keys(E, rows, d, f, packing, bsgs, shared_input, params, sizes))
+
+
+def layer_experts(B: CostBackend, E: int, rows: int, d: int, f: int, x_batched: bool, linear: str, packing: str,
+                  bsgs: bool, he_params, sizes, shared_input: bool = False) -> Cost:
+    """A layer's ``experts`` step on either stack (``protocols/mpc/moe_common.experts_step``)."""
+    if linear == "shares":
+        return expert_ffn(B, E, rows, d, f, x_batched)
+    if linear == "he":
+        return expert_ffn_he(B, E, rows, d, f, packing, bsgs, he_params, sizes, shared_input)
+    raise ValueError(f"linear must be 'shares' or 'he', got {linear!r}")
+
+
+def cryptomoe_moe(B: CostBackend, m: int, d: int, f: int, E: int, k: int, t: int, variant: str,
+                  linear: str = "shares", bsgs: bool = False, he_params=None, sizes=None) -> Cost:
+    """gate -> dispatch -> experts on E x t rows (``linear="he"``: the batch matmul, ``he_params``) -> combine."""
     return (B.gate(m, d, E, k).labelled("gate")
             + cryptomoe_dispatch(B, m, d, E, k, t).labelled("dispatch")
-            + expert_ffn(B, E, t, d, f, True).labelled("experts")
+            + layer_experts(B, E, t, d, f, True, linear, "batch", bsgs, he_params, sizes).labelled("experts")
             + cryptomoe_combine(B, m, d, E, t, variant).labelled("combine"))
 
 
-def dense_moe(B: CostBackend, m: int, d: int, f: int, E: int, k: int) -> Cost:
-    """gate -> weights (m k E by m k) -> every expert on all m tokens (x broadcast) -> combine
-    (E m d by E m)."""
+def dense_moe(B: CostBackend, m: int, d: int, f: int, E: int, k: int, linear: str = "shares", bsgs: bool = False,
+              he_params=None, sizes=None) -> Cost:
+    """gate -> weights (m k E by m k) -> every expert on all m tokens (x broadcast; ``linear="he"``: BOLT,
+    ``up`` one product with every expert's columns) -> combine (E m d by E m)."""
     return (B.gate(m, d, E, k).labelled("gate")
             + B.mux_bits(m * k * E, m * k, m * k * E).labelled("weights")
-            + expert_ffn(B, E, m, d, f, False).labelled("experts")
+            + layer_experts(B, E, m, d, f, False, linear, "bolt", bsgs, he_params, sizes,
+                            shared_input=True).labelled("experts")
             + B.mul(E * m * d, E * m, E * m * d).labelled("combine"))
 
 
-def cipherprune_moe(B: CostBackend, m: int, d: int, f: int, E: int, k: int, t: int) -> Cost:
-    """The CipherPrune-style layer: gate -> compaction dispatch -> experts on E x t rows -> the combine
-    that replays the compaction backwards."""
+def cipherprune_moe(B: CostBackend, m: int, d: int, f: int, E: int, k: int, t: int, linear: str = "shares",
+                    bsgs: bool = False, he_params=None, sizes=None) -> Cost:
+    """The CipherPrune-style layer (``protocols/mpc/cipherprune_moe.py``): gate -> compaction dispatch
+    (no one-hot) -> experts on E x t rows (``linear="he"``: BOLT per expert) -> the combine that replays the
+    compaction backwards."""
     return (B.gate(m, d, E, k).labelled("gate")
-            + cipherprune_dispatch(B, m, d, E, k, t).labelled("dispatch")
-            + expert_ffn(B, E, t, d, f, True).labelled("experts")
+            + cipherprune_dispatch(B, m, d, E, k, t, onehot=False).labelled("dispatch")
+            + layer_experts(B, E, t, d, f, True, linear, "bolt", bsgs, he_params, sizes).labelled("experts")
             + cipherprune_combine(B, m, d, E, k, t).labelled("combine"))
 
 

@@ -3,9 +3,11 @@
 the check opens the routing and then compares y given it (``analysis/moe_checks.py``)."""
 from hypothesis import strategies as st
 
+import protocols.mpc.cipherprune_moe as CPM
 import protocols.mpc.cryptomoe_moe as CM
 import protocols.mpc.dense_moe as DM
 import protocols.mpc.insecure_moe as IM
+import protocols.mpc.secmoe_moe as SM
 from analysis.cost_models import cheetah, crypten
 from analysis.cost_models import moe as M
 from analysis.cost_models import moe_paper as MP
@@ -18,11 +20,17 @@ from protocols.mpc.cryptomoe_combine import choose_variant
 
 DEFAULTS = {"tokens": 8, "hidden": 4, "ffn": 4, "experts": 4, "top_k": 2, "capacity": None, "capacity_factor": 2.0,
             "accounting": "protocol"}
+HYBRID_DEFAULTS = {"linear": "shares", "bsgs": False, "he_backend": "seal", "he_poly_degree": SM.POLY_DEGREE}
+#: ``linear`` (``protocols/mpc/moe_common.LINEARS``): "shares" -- the experts' linears as Beaver products on
+#: secret-shared weights; "he" -- the server's plaintext weights through HE (``protocols/he/hybrid_linear``:
+#: CryptoMoE's batch matmul, BOLT per expert for dense and CipherPrune-style, +- ``bsgs``), on
+#: ``he_backend`` (seal | sim) at ``he_poly_degree`` (SecMoE's parameters: 45-bit t)
 #: ``accounting`` (cheetah projections only): "protocol" = the protocol as specified (``moe.py``: the
 #: server's weights in plaintext, ciphertext x plaintext products); "paper" = the pipeline the CryptoMoE
 #: authors measured (``moe_paper.py``: their op sequence, shared weights, batched-expert proxy, GeLU)
 ACCOUNTINGS = ("protocol", "paper")
 LEAK = ("tokens", "hidden", "ffn", "experts", "top_k")
+HYBRID_LEAK = ("linear", "bsgs", "he_poly_degree")
 
 
 def _validate(semantics):
@@ -30,7 +38,28 @@ def _validate(semantics):
         validate(p["tokens"], p["hidden"], p["ffn"], p["experts"], p["top_k"], p.get("capacity"), semantics,
                  i.get("x"), i.get("w_g"), i.get("U"), i.get("V"), i.get("D"))
         check_accounting(p)
+        check_hybrid(p)
     return v
+
+
+def check_hybrid(p) -> None:
+    """``linear`` in ``LINEARS``; with "he": ``he_backend`` seal | sim, HE parameters that exist;
+    ``accounting=paper`` is the authors' pipeline, which has no ``linear`` choice. A real run also needs the
+    hybrid linears' ranges (``protocols/he/hybrid_linear.check_ranges``), which the protocol checks itself:
+    costs are projected beyond them (the target models)."""
+    from functionalities.errors import PublicParameterError
+    from protocols.mpc.moe_common import LINEARS
+
+    linear = p.get("linear", "shares")
+    if linear not in LINEARS:
+        raise PublicParameterError(f"linear must be one of {LINEARS}, got {linear!r}")
+    if linear == "he":
+        if p.get("he_backend") not in ("seal", "sim"):
+            raise PublicParameterError(f"he_backend must be seal or sim, got {p.get('he_backend')!r}")
+        if p.get("accounting", "protocol") != "protocol":
+            raise PublicParameterError("linear=he is the protocol accounting; accounting=paper is the authors' "
+                                       "pipeline")
+        SM.he_params(p["he_poly_degree"])
 
 
 def check_accounting(p) -> None:
@@ -61,6 +90,15 @@ def _small_params():
     return routing_params(max_tokens=3, max_experts=3, with_ffn=True)
 
 
+def _hybrid(B, p) -> dict:
+    """The ``linear`` keywords of a layer's cost model: on ``crypten`` with the run's serialized sizes."""
+    if p.get("linear", "shares") == "shares":
+        return {}
+    params = SM.he_params(p["he_poly_degree"])
+    sizes = _he_class(p).wire_sizes(params) if B is crypten else None
+    return {"linear": "he", "bsgs": bool(p.get("bsgs")), "he_params": params, "sizes": sizes}
+
+
 def _cryptomoe_cost(B):
     def f(p):
         if B is crypten:
@@ -68,7 +106,7 @@ def _cryptomoe_cost(B):
         if p.get("accounting") == "paper":
             return MP.cryptomoe_layer(B, p["tokens"], p["hidden"], p["ffn"], p["experts"], p["top_k"], p["capacity"])
         return M.cryptomoe_moe(B, p["tokens"], p["hidden"], p["ffn"], p["experts"], p["top_k"], p["capacity"],
-                               choose_variant(p["tokens"], p["hidden"]))
+                               choose_variant(p["tokens"], p["hidden"]), **_hybrid(B, p))
     return f
 
 
@@ -78,8 +116,30 @@ def _dense_cost(B):
             _crypten_only_protocol(p)
         if p.get("accounting") == "paper":
             return MP.dense_layer(B, p["tokens"], p["hidden"], p["ffn"], p["experts"], p["top_k"])
-        return M.dense_moe(B, p["tokens"], p["hidden"], p["ffn"], p["experts"], p["top_k"])
+        return M.dense_moe(B, p["tokens"], p["hidden"], p["ffn"], p["experts"], p["top_k"], **_hybrid(B, p))
     return f
+
+
+def _cipherprune_cost(B):
+    def f(p):
+        if B is crypten:
+            _crypten_only_protocol(p)
+        if p.get("accounting") == "paper":
+            return MP.cipherprune_layer(B, p["tokens"], p["hidden"], p["ffn"], p["experts"], p["top_k"], p["capacity"])
+        return M.cipherprune_moe(B, p["tokens"], p["hidden"], p["ffn"], p["experts"], p["top_k"], p["capacity"],
+                                 **_hybrid(B, p))
+    return f
+
+
+def _layer_real(protocol, balanced: bool):
+    """The real run of a layer with a ``linear`` choice: shared weights for "shares", the server's plaintext
+    ones (``own``) for "he"."""
+    def real(p, s, own):
+        he = (_he_class(p), SM.he_params(p["he_poly_degree"])) if p.get("linear") == "he" else None
+        extra = (p["capacity"],) if balanced else ()
+        return protocol(s["x"], s["w_g"], s["U"], s["V"], s["D"], p["top_k"], *extra, linear=p.get("linear", "shares"),
+                        he=he, server_weights=own if "U" in own else None, bsgs=bool(p.get("bsgs")))
+    return real
 
 
 def layer_contrast(extra: dict | None = None):
@@ -96,16 +156,19 @@ def layer_contrast(extra: dict | None = None):
     return make
 
 
-def layer_entry(name: str, semantics: str, summary: str, real, **fields) -> Entry:
+def layer_entry(name: str, semantics: str, summary: str, real, hybrid: bool = False, **fields) -> Entry:
     """A MoE-layer entry: the fields every layer shares (spec, validation, input owners, check, bound,
-    doc, bad cases) are set here; ``fields`` adds or overrides the rest."""
+    doc, bad cases) are set here; ``hybrid``: the layer takes ``linear`` (``HYBRID_DEFAULTS``); ``fields``
+    adds or overrides the rest."""
     exact = semantics == "exact"
+    defaults = {k: v for k, v in DEFAULTS.items() if not exact or k not in ("capacity", "capacity_factor")}
     base = dict(name=name, functionality=f"moe[{semantics}]", kind="mpc", summary=summary,
                 ideal=_ideal(semantics), real=real, validate=_validate(semantics), input_specs=layer_specs,
-                defaults={k: v for k, v in DEFAULTS.items() if not exact or k not in ("capacity", "capacity_factor")},
+                defaults={**defaults, **(HYBRID_DEFAULTS if hybrid else {})},
                 aliases=ALIASES, params_strategy=_small_params, inputs_strategy=layer_inputs,
                 check=check_layer(semantics), errors=layer_errors(semantics), error_bound=layer_bound,
-                leakage=LEAK if exact else LEAK + ("capacity",), doc="docs/protocols/moe.md",
+                leakage=(LEAK if exact else LEAK + ("capacity",)) + (HYBRID_LEAK if hybrid else ()),
+                doc="docs/protocols/moe.md",
                 bad_cases=layer_bad_cases(balanced=not exact),
                 contrast=layer_contrast(None if exact else {"capacity": 1, "capacity_factor": 2.0}))
     base.update(fields)
@@ -114,15 +177,24 @@ def layer_entry(name: str, semantics: str, summary: str, real, **fields) -> Entr
 
 register(layer_entry(
     "cryptomoe.moe", "balanced",
-    "CryptoMoE layer: gate, balanced dispatch (capacity t), SwiGLU experts on E x t rows, combine",
-    lambda p, s: CM.moe(s["x"], s["w_g"], s["U"], s["V"], s["D"], p["top_k"], p["capacity"]),
+    "CryptoMoE layer: gate, balanced dispatch (capacity t), SwiGLU experts on E x t rows (linear=he: HE batch "
+    "matmul on the server's plaintext weights), combine",
+    _layer_real(CM.moe, True), kind="hybrid", plain_inputs=True, hybrid=True,
     derive=derive_capacity, costs={"crypten": _cryptomoe_cost(crypten), "cheetah": _cryptomoe_cost(cheetah)}))
 
 register(layer_entry(
-    "dense.moe", "exact", "dense baseline: every expert on every token, zero weight for unselected experts",
-    lambda p, s: DM.moe(s["x"], s["w_g"], s["U"], s["V"], s["D"], p["top_k"]),
+    "dense.moe", "exact", "dense baseline: every expert on every token, zero weight for unselected experts "
+    "(linear=he: BOLT on the server's plaintext weights)",
+    _layer_real(DM.moe, False), kind="hybrid", plain_inputs=True, hybrid=True,
     costs={"crypten": _dense_cost(crypten), "cheetah": _dense_cost(cheetah)},
     params_strategy=lambda: _small_params().map(lambda p: {k: v for k, v in p.items() if k != "capacity"})))
+
+register(layer_entry(
+    "cipherprune.moe", "balanced",
+    "CipherPrune-style layer: gate, compaction dispatch (capacity t), SwiGLU experts on E x t rows (linear=he: "
+    "BOLT per expert), the swaps replayed backwards",
+    _layer_real(CPM.moe, True), kind="hybrid", plain_inputs=True, hybrid=True,
+    derive=derive_capacity, costs={"crypten": _cipherprune_cost(crypten), "cheetah": _cipherprune_cost(cheetah)}))
 
 register(layer_entry(
     "insecure.moe", "exact",
@@ -137,7 +209,6 @@ register(layer_entry(
 
 # -- SecMoE: select-then-compute (hybrid MPC + HE) ------------------------------------------------------
 import protocols.mpc.reshared_moe as RM  # noqa: E402
-import protocols.mpc.secmoe_moe as SM  # noqa: E402
 from protocols.he.interface import HEParams  # noqa: E402
 
 

@@ -20,11 +20,13 @@ coefficients the client knows. The client decrypts, so it sees both. ``conceal``
 measure anything). Worst cases, per coefficient, in units of the phase ``c0 + c1 s - (q/t) m``:
 
 * a fresh symmetric encryption: ``|v| <= 20`` (SEAL's clipped Gaussian, ``6 sigma = 19.2``, + 1/2 rounding
-  of ``q m / t``); a product by a plaintext with coefficients in ``[0, t)``: ``|v p| <= N t |v|``;
+  of ``q m / t``); a key switch (rotation) adds at most ``ks = (K - 1) N 20 q_max / p + N`` (``p`` SEAL's
+  special prime); a product by a plaintext with coefficients in ``[0, t)``: ``|v p| <= N t |v|`` -- of a
+  ROTATED input too (the diagonal method rotates, then multiplies): ``N t (20 + ks)`` (:func:`circuit_bits`);
 * an answer sums at most ``PRODUCTS_PER_N2 * N^2`` such products (every privmoe circuit: a matmul sums
-  ``n_in`` inputs times at most ``N / 2`` diagonals; NEXUS folds at most ``N`` of those): ``N^3 t 20``;
-* each key switch adds at most ``(K - 1) N 20 q_max / p + N`` (``p`` SEAL's special prime), at most ``N`` of
-  them; the public-key encryption of zero ``20 (2 N + 1)``; the mask ``1/2``;
+  ``n_in`` inputs times at most ``N / 2`` diagonals; NEXUS folds at most ``N`` of those): ``N^3 t (20 + ks)``;
+* at most ``N`` more key switches after the products (BSGS's giant steps, rotate-and-add trees): ``N ks``;
+  the public-key encryption of zero ``20 (2 N + 1)``; the mask ``1/2``;
 * switching down divides by the dropped primes (each ``>= 2^(bits - 1)``) and adds ``(N + 1) / 2``.
 
 ``b = ceil(LAMBDA + log2 N + log2 V')`` with ``V'`` that bound after switching down. Decryption stays
@@ -96,6 +98,25 @@ def _log2_sum(*logs: float) -> float:
     return top + math.log2(sum(2.0 ** (x - top) for x in logs))
 
 
+def key_switch_bits(params) -> float:
+    """log2 of the noise one key switch (a rotation, a relinearisation) adds at ``params``:
+    ``(K - 1) N 20 q_max / p + N`` (K primes, ``p`` SEAL's special prime)."""
+    data = list(params.coeff_bits[:-1]) if len(params.coeff_bits) > 1 else list(params.coeff_bits)
+    special = params.coeff_bits[-1] if len(params.coeff_bits) > 1 else params.coeff_bits[0]
+    log_n = math.log2(params.poly_degree)
+    return _log2_sum(math.log2(max(1, len(params.coeff_bits) - 1)) + log_n + math.log2(FRESH)
+                     + max(data) - (special - 1), log_n)
+
+
+def circuit_bits(params, log_products: float) -> float:
+    """log2 of the worst-case noise of ``2^log_products`` plaintext products summed, each of a fresh
+    ciphertext rotated once (noise ``FRESH`` + one key switch) times a plaintext with coefficients in
+    ``[0, t)``: ``products N t (20 + ks)``; a protocol passes this as ``pre_bits`` when it knows how many
+    products one of its answers sums (e.g. ``protocols/he/packing.products_per_answer``)."""
+    return (log_products + math.log2(params.poly_degree) + params.plain_bits
+            + _log2_sum(math.log2(FRESH), key_switch_bits(params)))
+
+
 def plan(params, lam: int = LAMBDA, pre_bits: float | None = None) -> FloodPlan:
     """The flooding plan of ``params`` (``HEParams``) at statistical parameter ``lam`` (module docstring).
     ``pre_bits``: log2 of the answer's worst-case noise before switching down, when the protocol's circuit
@@ -107,9 +128,8 @@ def plan(params, lam: int = LAMBDA, pre_bits: float | None = None) -> FloodPlan:
     special = params.coeff_bits[-1] if len(params.coeff_bits) > 1 else params.coeff_bits[0]
     keep = params.response_primes or len(data)
     log_n = math.log2(n)
-    products = math.log2(PRODUCTS_PER_N2) + 2 * log_n + log_n + t_bits + math.log2(FRESH)   # N^3 t 20
-    key_switch = log_n + _log2_sum(math.log2(max(1, len(params.coeff_bits) - 1)) + log_n + math.log2(FRESH)
-                                   + max(data) - (special - 1), log_n)
+    products = circuit_bits(params, math.log2(PRODUCTS_PER_N2) + 2 * log_n)             # N^2 products
+    key_switch = log_n + key_switch_bits(params)                                          # N key switches
     public_zero = math.log2(FRESH * (2 * n + 1))
     pre = _log2_sum(products, key_switch, public_zero, -1.0) if pre_bits is None else _log2_sum(pre_bits,
                                                                                                   public_zero)

@@ -188,3 +188,9 @@ def matmul(be, cts: list, B: np.ndarray, expert_of_row: np.ndarray, layout: Layo
             acc = part if acc is None else be.add(acc, part)
         outs.append(acc)
     return outs
+
+
+def products_per_answer(layout: Layout) -> int:
+    """The most plaintext products one output ciphertext sums (``sum_i |shifts(i, q)|``, max over q): with
+    ``protocols/he/flooding.circuit_bits`` the worst-case noise of an answer before switching down."""
+    return max(sum(len(layout.shifts(i, q)) for i in range(layout.n_in)) for q in range(layout.n_out))

@@ -27,8 +27,10 @@ from .sharing import from_ring, ring
 from .swap_network import forward
 
 
-def dispatch_with_bits(x: MPCTensor, K: MPCTensor, W: MPCTensor, experts: int, capacity: int):
-    """-> X (E, t, d), O (E, t, m), S' (E, t), swap bits (list, one (E, p) bit tensor per time step)."""
+def dispatch_with_bits(x: MPCTensor, K: MPCTensor, W: MPCTensor, experts: int, capacity: int,
+                       with_onehot: bool = True):
+    """-> X (E, t, d), O (E, t, m), S' (E, t), swap bits (list, one (E, p) bit tensor per time step).
+    ``with_onehot=False``: O is not computed (None): a layer whose combine replays the swaps needs none."""
     tokens, hidden = x.shape
     top_k = K.shape[1]
     validate(tokens, hidden, experts, top_k, capacity)
@@ -43,7 +45,7 @@ def dispatch_with_bits(x: MPCTensor, K: MPCTensor, W: MPCTensor, experts: int, c
     scores = from_ring(ring(keys)[:, :capacity], precision=16)
     T = from_ring(ring(moved)[:, :capacity, 0])
     X = from_ring(ring(moved)[:, :capacity, 1:], precision=16)
-    O = token_onehot(T, tokens)
+    O = token_onehot(T, tokens) if with_onehot else None
     return X, O, scores, bits
 
 

@@ -16,17 +16,15 @@ k and the HE parameters.
 """
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from functionalities.fixed_point import FRAC_BITS
 from protocols.crypten_shim import MPCTensor, current_party
 from protocols.he import channel as he_channel
-from protocols.he import flooding
 from protocols.he.interface import HEBackend, HEParams
 from protocols.he.lift import lift
+from protocols.he.to_shares import answer, first
 from protocols.runtime import step
-from protocols.runtime.ledger import he_answer_mask
 
 from .expert import expert_ffn
 from .moe_common import check_layer
@@ -48,29 +46,14 @@ def moe(x: MPCTensor, w_g: MPCTensor, U: MPCTensor, V: MPCTensor, D: MPCTensor, 
     K, W, bits = front(x, w_g, top_k, experts)
     with step("select"):
         end = he_channel.open(backend_cls, params, steps=tree_steps(experts, block, params.slots))
-        be, t_mod = end.backend, end.backend.plain_modulus
+        t_mod = end.backend.plain_modulus
         sums = select(bits, end, server_weights, experts, block, pairs)
-        if party.rank == 0:
-            answers, masked_by = he_channel.receive(end, 3 * pairs)
-            received = [be.from_bytes(a) for a in answers]
-            end.noise = [n for n in (be.noise_budget(ct) for ct in received) if n is not None]
-            he_channel.observe(end, received)
-            mine = np.stack([be.decrypt(ct)[:block] for ct in received]).astype(np.int64)
-            party.meter.see("decrypted", torch.tensor(mine.reshape(-1)), "server", masked_by, party.meter.clock)
-        else:
-            rng = party.numpy_generator("secmoe", "answer masks")
-            noise = flooding.stream(rng)
-            answers, mine = [], []
-            for s in sums:
-                m = rng.integers(0, t_mod, params.slots, dtype=np.uint64)
-                answers.append(be.to_bytes(be.conceal(be.add_plain(s, m), noise)))
-                mine.append(((t_mod - m[:block]) % t_mod).astype(np.int64))
-            he_channel.send(end, answers, he_answer_mask(t_mod))
-            mine = np.stack(mine)
+        rng = party.numpy_generator("secmoe", "answer masks") if party.rank == 1 else None
+        mine = answer(end, sums, 3 * pairs, first(block), rng=rng)
     shape = (pairs * 3 * block,)
     with step("lift"):
-        c_sh = share_input(torch.tensor(mine.reshape(-1)) if party.rank == 0 else None, 0, shape, integer=True)
-        s_sh = share_input(torch.tensor(mine.reshape(-1)) if party.rank == 1 else None, 1, shape, integer=True)
+        c_sh = share_input(torch.tensor(mine) if party.rank == 0 else None, 0, shape, integer=True)
+        s_sh = share_input(torch.tensor(mine) if party.rank == 1 else None, 1, shape, integer=True)
         weights = lift(c_sh, s_sh, t_mod, precision=FRAC_BITS)
     sel = ring(weights).reshape(pairs, 3, block)
     U_sel = from_ring(sel[:, 0].reshape(pairs, hidden, ffn), precision=FRAC_BITS)

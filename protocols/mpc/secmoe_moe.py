@@ -40,23 +40,22 @@ serialized through the metered communicator (``protocols/he/channel.py``): threa
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import torch
 
 from functionalities.errors import PublicParameterError
-from functionalities.fixed_point import FRAC_BITS, encode
-from functionalities.moe import WEIGHT_RANGE, X_RANGE
+from functionalities.fixed_point import encode
 from protocols.crypten_shim import BinarySharedTensor, MPCTensor, current_party
 from protocols.he import channel as he_channel
 from protocols.he import encrypted_linear as EL
 from protocols.he import flooding
-from protocols.he.encrypt_shares import MAX_BITS, encrypt_shares
+from protocols.he.encrypt_shares import encrypt_shares
+from protocols.he.hybrid_linear import check_ranges
 from protocols.he.interface import HEBackend, HEParams
-from protocols.he.lift import lift
+from protocols.he.to_shares import first, rescale, to_shares
 from protocols.runtime import step
-from protocols.runtime.ledger import client_key, he_answer_mask
+from protocols.runtime.ledger import client_key
 
 from .gate import gate
 from .moe_common import check_layer
@@ -89,24 +88,12 @@ def tree_steps(experts: int, block: int, slots: int) -> set[int]:
     return {(block << i) % slots for i in range(levels)}
 
 
-def g_bound(hidden: int) -> float:
-    """A bound on |g| = |silu(x U) (x V)| <= |x U| |x V| <= (d X W)^2 (silu(z) <= |z|)."""
-    return (hidden * X_RANGE * WEIGHT_RANGE) ** 2
-
-
 def check_dims(hidden: int, ffn: int, params: HEParams) -> None:
     """The encrypted compute's range conditions (module docstring), PublicParameterError naming the one that
-    fails: g's fixed-point encoding within the statistical mask's 2^23; x W and g D below t / 2 at scale
-    2^32; both product blocks without wrap-around in the slots."""
-    g_bits = math.ceil(math.log2(g_bound(hidden) * 2 ** FRAC_BITS + 1))
-    if g_bits > MAX_BITS:
-        raise PublicParameterError(f"hidden = {hidden}: |g| may reach {g_bound(hidden):g}, beyond the 2^-40 "
-                                   f"statistical mask of shares -> HE (2^{MAX_BITS - FRAC_BITS}); smaller hidden")
-    worst = max(hidden * X_RANGE, ffn * g_bound(hidden)) * WEIGHT_RANGE * 2.0 ** (2 * FRAC_BITS)
-    t = 2.0 ** (params.plain_bits - 1)
-    if 2 * worst >= t:
-        raise PublicParameterError(f"hidden = {hidden}, ffn = {ffn}: a product may reach {worst:.3g} at scale 2^32, "
-                                   f"beyond t/2 for {params.plain_bits}-bit t")
+    fails: the hybrid linears' ranges (``protocols/he/hybrid_linear.check_ranges``: g within the statistical
+    mask's 2^23, x W and g D below t / 2 at scale 2^32); both product blocks without wrap-around in the
+    slots."""
+    check_ranges(hidden, ffn, params)
     EL.check(hidden, ffn, params.slots)
     EL.check(ffn, hidden, params.slots)
 
@@ -174,40 +161,6 @@ def select(bits: torch.Tensor, end, server_weights: dict | None, experts: int, b
     return out
 
 
-def _to_shares(end, outs: list | None, count: int, width: int, pre_bits: float, rng) -> MPCTensor:
-    """HE -> shares (step ``answer``): the server masks each of ``count`` ciphertexts (slots [0, width)
-    matter), conceals and sends them; the client decrypts. -> integer MPCTensor (count * width,) of the
-    residues' centred values (``lift``)."""
-    party = current_party()
-    be, t_mod = end.backend, end.backend.plain_modulus
-    with step("answer"):
-        if party.rank == 0:
-            answers, masked_by = he_channel.receive(end, count)
-            received = [be.from_bytes(a) for a in answers]
-            end.noise += [n for n in (be.noise_budget(ct) for ct in received) if n is not None]
-            he_channel.observe(end, received, pre_bits=pre_bits)
-            mine = np.stack([be.decrypt(ct)[:width] for ct in received]).astype(np.int64)
-            party.meter.see("decrypted", torch.tensor(mine.reshape(-1)), "server", masked_by, party.meter.clock)
-        else:
-            noise = flooding.stream(rng)
-            answers, mine = [], []
-            for ct in outs:
-                m = rng.integers(0, t_mod, be.params.slots, dtype=np.uint64)
-                answers.append(be.to_bytes(be.conceal(be.add_plain(ct, m), noise, pre_bits=pre_bits)))
-                mine.append(((t_mod - m[:width]) % t_mod).astype(np.int64))
-            he_channel.send(end, answers, he_answer_mask(t_mod))
-            mine = np.stack(mine)
-    shape = (count * width,)
-    c_sh = share_input(torch.tensor(mine.reshape(-1)) if party.rank == 0 else None, 0, shape, integer=True)
-    s_sh = share_input(torch.tensor(mine.reshape(-1)) if party.rank == 1 else None, 1, shape, integer=True)
-    return lift(c_sh, s_sh, t_mod)
-
-
-def _rescale(v: MPCTensor) -> MPCTensor:
-    """Integer shares of a value at scale 2^32 -> a fixed-point MPCTensor at 2^16 (one local truncation)."""
-    return from_ring(ring(v), precision=FRAC_BITS).div(2 ** FRAC_BITS)
-
-
 def moe(x: MPCTensor, w_g: MPCTensor, U: MPCTensor, V: MPCTensor, D: MPCTensor, top_k: int,
         he: tuple[type[HEBackend], HEParams], server_weights: dict | None):
     """-> y (m, d), K, W shared. ``he`` = (the HE backend class, its HEParams: ``he_params()``): SEAL or the
@@ -242,9 +195,9 @@ def moe(x: MPCTensor, w_g: MPCTensor, U: MPCTensor, V: MPCTensor, D: MPCTensor, 
             for p in range(pairs):
                 xj = xs[p // top_k]
                 outs += [EL.matvec(be, sel[3 * p], xj, hidden, ffn), EL.matvec(be, sel[3 * p + 1], xj, hidden, ffn)]
-        h = _to_shares(end, outs, 2 * pairs, ffn, pre_up, rng)
+        h = to_shares(end, outs, 2 * pairs, first(ffn), pre_up, rng)
     with step("lift_up"):
-        h = _rescale(h).reshape(pairs, 2, ffn)
+        h = rescale(h).reshape(pairs, 2, ffn)
     h1, h2 = h[:, 0], h[:, 1]
     with step("silu"):
         s = h1 * h1.sigmoid()
@@ -256,9 +209,9 @@ def moe(x: MPCTensor, w_g: MPCTensor, U: MPCTensor, V: MPCTensor, D: MPCTensor, 
         outs = None
         if party.rank == 1:
             outs = [EL.matvec(be, sel[3 * p + 2], gs[p], ffn, hidden) for p in range(pairs)]
-        y = _to_shares(end, outs, pairs, hidden, pre_down, rng)
+        y = to_shares(end, outs, pairs, first(hidden), pre_down, rng)
     with step("lift_down"):
-        out = _rescale(y).reshape(tokens, top_k, hidden)
+        out = rescale(y).reshape(tokens, top_k, hidden)
     with step("combine"):
         y = (out * W.unsqueeze(-1)).sum(1)
     return y, K, W

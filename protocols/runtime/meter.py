@@ -22,6 +22,7 @@ two after the run (they may live in different processes).
 from __future__ import annotations
 
 import contextlib
+import time
 from dataclasses import dataclass, field
 from typing import Iterator
 
@@ -71,12 +72,14 @@ class ViewItem:
 
 @dataclass
 class StepSpan:
-    """One execution of a labelled step by one party: its path and the party's clock at entry/exit."""
+    """One execution of a labelled step by one party: its path, the party's clock at entry/exit and the
+    wall-clock seconds the party spent inside (waiting for the other party included)."""
 
     path: str
     index: int
     enter: int
     exit: int = -1
+    seconds: float = 0.0
 
 
 @dataclass
@@ -164,10 +167,12 @@ class PartyMeter:
         self._stack.append(name)
         span = StepSpan("/".join(self._stack), len(self.spans), self.clock)
         self.spans.append(span)
+        start = time.perf_counter()
         try:
             yield
         finally:
             span.exit = self.clock
+            span.seconds = time.perf_counter() - start
             self._stack.pop()
             self.last_step = span.path
 
@@ -235,6 +240,12 @@ class Meter:
             exits = [s[i].exit for s in self._spans]
             total += max(exits) - max(enters)
         return total
+
+    def step_seconds(self, path: str) -> float:
+        """Wall-clock seconds of ``path``: summed over its executions, the slower party's per execution
+        (a benchmark's number: this machine's, noisy; never part of a cost comparison)."""
+        return sum(max(s[i].seconds for s in self._spans) for i, span in enumerate(self._spans[0] if self._spans else [])
+                   if span.path == path)
 
     def step_paths(self) -> list[str]:
         """Every labelled step path (first-execution order), plus the unlabelled bucket if used."""
