@@ -40,6 +40,8 @@ CASES = [
     ("he.lift", {}), ("he.lift", {"n": 256}),
     ("secmoe.moe", {}), ("secmoe.moe", {"tokens": 8, "experts": 8}),
     ("reshared.moe", {}), ("reshared.moe", {"tokens": 8, "experts": 8}),
+    ("cryptomoe.moe", {"linear": "he", "tokens": 4, "experts": 2}), ("cryptomoe.moe", {"linear": "he", "bsgs": True}),
+    ("dense.moe", {"linear": "he", "tokens": 4, "experts": 2}), ("cipherprune.moe", {"linear": "he", "tokens": 4}),
 ]
 
 
@@ -71,12 +73,34 @@ def _flooding_cost(name: str, params: dict, run) -> dict:
     n = params.get("poly_degree") or params.get("he_poly_degree")
     if not n or not run.counts:
         return {}
-    he = secmoe_params(n) if name == "secmoe.moe" else HEParams(n)
+    hybrid = name == "secmoe.moe" or params.get("linear") == "he"
+    he = secmoe_params(n) if hybrid else HEParams(n)
     answers = run.counts["ops"].count("decrypt")
     one_prime = seal_wire_sizes(HEParams(n, he.plain_bits, he.coeff_bits, response_primes=1)).answer
-    return {"answers": answers, "flood b": flooding.plan(he).bits,
+    return {"answers": answers, "flood b": flooding.plan(he, pre_bits=_pre_bits(name, params, he)).bits,
             "flooding bytes": answers * (seal_wire_sizes(he).answer - one_prime),
             "budget left (bits)": run.noise_budget}
+
+
+def _pre_bits(name: str, params: dict, he) -> float | None:
+    """The worst-case answer noise the protocol floods for (its ``pre_bits``; None: the plaintext-circuit
+    default): SecMoE's ciphertext x ciphertext products, the hybrid layers' own layouts (the widest b)."""
+    if name == "secmoe.moe":
+        from protocols.he import encrypted_linear as EL
+        from protocols.mpc.secmoe_moe import layout
+
+        _, chunks, levels = layout(params["experts"], params["hidden"] * params["ffn"], he.slots)
+        sel = EL.selection_noise_bits(he, levels, chunks)
+        return max(EL.noise_bits(he, params["hidden"], sel), EL.noise_bits(he, params["ffn"], sel))
+    if params.get("linear") == "he":
+        from protocols.he.hybrid_linear import pre_bits
+        from protocols.mpc.expert import he_layouts
+
+        rows = params["tokens"] if name == "dense.moe" else params["capacity"]
+        up, down = he_layouts(params["experts"], rows, params["hidden"], params["ffn"], he.slots,
+                              "bolt" if name != "cryptomoe.moe" else "batch", name == "dense.moe")
+        return max(pre_bits(he, up), pre_bits(he, down))
+    return None
 
 
 def wire_table(hosts: bool = True, seed: int = 0) -> pd.DataFrame:

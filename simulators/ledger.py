@@ -43,6 +43,15 @@ leak is caught in every run where it fires):
      truncation: |change| < 2^40; for B2A's single bits, at most a quarter of the bits may flip, at ties).
      Beaver and square openings and B2A bits are checked so; binary circuits mask the parties' SHARES
      (CrypTen's A2B), which move by design, and rest on the signature tests above.
+     A bit secret is a DECISION (a comparison, an equality): where the redrawn randomness breaks a tie the
+     other way (two exactly equal fixed-point values, each truncated with its own +-1), every later secret
+     that depends on the decision moves too -- a token routed to another expert changes the priorities of
+     two experts, i.e. 2 of the 4 bits of the first step of a 4-expert compaction -- and the secret, not
+     the mask, moved. So a B2A opening is compared in every PAIR of runs (the base run and each redraw,
+     and the redraws with each other) whose earlier B2A secrets were all equal: they made the same
+     decisions, so this secret can differ only at its own ties, while a false claim moves it in every run.
+     If no pair of runs made the same decisions, the base run is compared with each redraw as if none had
+     diverged. (Beaver and square openings: the base run against each redraw, always.)
 
    Bit-valued openings cannot be told from chance by a few redraws on their own: the false-claim test is
    what checks the dealer's B2A bits. A claim of a dealer's mask (Beaver, square, B2A) on a value no
@@ -235,6 +244,12 @@ def mask_problems(party: str, base_view: list, redrawn_views: list[list], base_m
                   redrawn_masks: list[dict]) -> list[LedgerProblem]:
     """The false-claim test (module docstring). ``*_masks``: each party's mask-part log of each run."""
     other = "server" if party == "client" else "client"
+    runs = [(base_view, base_masks)] + list(zip(redrawn_views, redrawn_masks))
+    # every pair of runs, those with the base run first (the base run is the reference the details name)
+    pairs = [(a, b) for a in range(len(runs)) for b in range(a + 1, len(runs))]
+    #: the pairs of runs whose bit secrets (B2A openings) have differed so far: they took a decision (a
+    #: tie broken by the redrawn randomness) differently, and every later bit secret may follow it
+    diverged: set[tuple[int, int]] = set()
     out = []
     for i, it in enumerate(base_view):
         claim = _claim(it)
@@ -245,35 +260,38 @@ def mask_problems(party: str, base_view: list, redrawn_views: list[list], base_m
         def unmasked(view, masks):
             try:
                 mine, theirs = masks[party][j], masks[other][j]
+                v = _u64(view[i].values)
             except (KeyError, IndexError, TypeError):
                 return None
             if mine is None or theirs is None:
                 return None
-            v, a, b = _u64(view[i].values), _u64(mine), _u64(theirs)
+            a, b = _u64(mine), _u64(theirs)
             if len(a) != len(v) or len(b) != len(v):
                 return None
             return v ^ a ^ b if algebra == "xor" else v + a + b        # (x - a) + a = x; x ^ a ^ a = x
 
-        u0 = unmasked(base_view, base_masks)
-        if u0 is None:
-            continue
-        for view, masks in zip(redrawn_views, redrawn_masks):
-            u = unmasked(view, masks)
-            if u is None:
-                continue
+        us = [unmasked(view, masks or {}) for view, masks in runs]
+        present = [(a, b) for a, b in pairs if us[a] is not None and us[b] is not None]
+        with_base = [pr for pr in present if pr[0] == 0]
+        # Beaver and square secrets: the base run against each redraw (|change| < 2^40 covers a value that
+        # followed a diverged decision); B2A bits: the pairs that made the same decisions so far
+        compared = ([pr for pr in present if pr not in diverged] or with_base) if algebra == "xor" else with_base
+        for a, b in compared:
             if algebra == "xor":
-                moved = float(np.mean((u ^ u0) != 0))
+                moved = float(np.mean((us[a] ^ us[b]) != 0))
                 bad = moved > 0.25
                 detail = f"{moved:.0%} of its bits change when the masks are redrawn"
             else:
-                change = np.abs((u - u0).view(np.int64).astype(np.float64))
+                change = np.abs((us[b] - us[a]).view(np.int64).astype(np.float64))
                 bad = bool(np.any(change >= WEAK_BELOW))
-                detail = f"{int(np.sum(change >= WEAK_BELOW))} of {len(u)} elements change by 2^40 or more"
+                detail = f"{int(np.sum(change >= WEAK_BELOW))} of {len(us[a])} elements change by 2^40 or more"
             if bad:
                 out.append(LedgerProblem("false claim", party, it.step, i,
                                          f"the {claim.source} masks it claims are not what hides it: minus "
                                          f"them, {detail}"))
                 break
+        if algebra == "xor":
+            diverged.update(pr for pr in present if bool(np.any(us[pr[0]] != us[pr[1]])))
     return out
 
 

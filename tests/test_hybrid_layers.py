@@ -124,3 +124,14 @@ def test_the_hybrid_answers_fit_flooding_at_secmoe_parameters_only():
     small = HEParams(8192, 38)
     with pytest.raises(flooding.FloodingError):
         flooding.check(small, pre_bits=pre_bits(small, plan(4, 8, 64, 128, "batch", small.slots)))
+
+
+@pytest.mark.parametrize("name,backend", [("cryptomoe.moe", "seal"), ("dense.moe", "sim"), ("cipherprune.moe", "sim")])
+def test_the_hybrid_layers_pass_every_security_check(name, backend):
+    """With ``linear=he`` the client also sees the statistically masked shares, the masked answers and (on
+    SEAL, where the noise is real) their flooded noise; every claim must hold (the ledger redraws the
+    server's masks). ``privmoe verify ... --set linear=he`` runs all three on SEAL."""
+    entry = registry.get(name)
+    params = entry.resolve({**SMALL, "tokens": 2, "he_backend": backend})
+    results = harness.security_results(entry, runs=2, seed=0, params=params)
+    assert all(r.passed for r in results), [(r.check, r.failures) for r in results]

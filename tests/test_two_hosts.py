@@ -32,7 +32,8 @@ def _pair(name, server_extra=(), client_extra=(), timeout=60):
 
 @pytest.mark.parametrize("name,sets", [("topk", {"rows": 2, "length": 6, "t": 2}), ("he.lift", {"n": 6}),
                                        ("cryptomoe.matmul", {"experts": 2, "capacity": 3}),
-                                       ("nexus.matmul", {"pack": 4}), ("secmoe.moe", {"tokens": 3})])
+                                       ("nexus.matmul", {"pack": 4}), ("secmoe.moe", {"tokens": 3}),
+                                       ("cryptomoe.moe", {"linear": "he", "tokens": 3, "experts": 2})])
 def test_two_processes_give_the_thread_runtimes_counts_and_a_checked_output(name, sets):
     args = ["--set", *[f"{k}={v}" for k, v in sets.items()], "--seed", "3"]
     (cr, cout, cerr), (sr, sout, serr) = _pair(name, args, args)

@@ -33,7 +33,7 @@ measure anything). Worst cases, per coefficient, in units of the phase ``c0 + c1
 correct while ``V' + 2^b < q' / (2 t)``; :func:`plan` reports the bits left and :func:`check` refuses
 parameters where they are not positive. At privmoe's parameters (``docs/protocols/matmul.md``):
 
-* N = 8192, moduli {59, 55, 49} + 55, t 20 bits, answers at {59, 55}: ``V' < 2^15.5``, ``b = 69``, 22 of
+* N = 8192, moduli {59, 55, 49} + 55, t 20 bits, answers at {59, 55}: ``V' < 2^35``, ``b = 88``, 3 of
   the 91 bits of decryption capacity left -- flooding FITS (this is why the HE default is N = 8192); answers
   at {59} alone would fit unflooded (25 bits left) but not flooded: flooding costs the second prime;
 * N = 4096, {36, 36} + 37 (109 bits, SEAL's 128-bit maximum): the worst case does not even fit the

@@ -19,13 +19,18 @@ def expert_ffn(x: MPCTensor, U: MPCTensor, V: MPCTensor, D: MPCTensor) -> MPCTen
     ffn = U.shape[-1]
     with step("up"):
         h = x.matmul(crypten.cat([U, V], dim=-1))
+    p = silu_gate(h, ffn)
+    with step("down"):
+        return p.matmul(D)
+
+
+def silu_gate(h: MPCTensor, ffn: int) -> MPCTensor:
+    """Steps ``silu`` and ``gate_mul``: h = [h1 | h2] (..., 2f) -> silu(h1) * h2 (..., f)."""
     h1, h2 = h[..., :ffn], h[..., ffn:]
     with step("silu"):
         s = h1 * h1.sigmoid()
     with step("gate_mul"):
-        p = s * h2
-    with step("down"):
-        return p.matmul(D)
+        return s * h2
 
 
 def he_layouts(experts: int, rows: int, hidden: int, ffn: int, slots: int, packing: str,
@@ -71,10 +76,6 @@ def expert_ffn_he(x: MPCTensor, weights: dict | None, experts: int, ffn: int, en
         else:
             w = None if weights is None else torch.cat([weights["U"], weights["V"]], -1)
             h = linear(x, w, 2 * ffn, end, packing, bsgs, rng)
-    h1, h2 = h[..., :ffn], h[..., ffn:]
-    with step("silu"):
-        s = h1 * h1.sigmoid()
-    with step("gate_mul"):
-        p = s * h2
+    p = silu_gate(h, ffn)
     with step("down"):
         return linear(p, None if weights is None else weights["D"], hidden, end, packing, bsgs, rng)
