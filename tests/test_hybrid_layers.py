@@ -135,3 +135,25 @@ def test_the_hybrid_layers_pass_every_security_check(name, backend):
     params = entry.resolve({**SMALL, "tokens": 2, "he_backend": backend})
     results = harness.security_results(entry, runs=2, seed=0, params=params)
     assert all(r.passed for r in results), [(r.check, r.failures) for r in results]
+
+
+@pytest.mark.parametrize("packing,rows,d_in,d_out", [("batch", 8, 64, 128), ("bolt", 4, 300, 40), ("batch", 64, 3, 5)])
+def test_the_flooding_bound_counts_every_product_an_answer_sums(packing, rows, d_in, d_out):
+    """``products_per_answer`` is what the backend performs for one output (counted on the simulator), and the
+    answers are flooded for that many products of rotated inputs (``pre_bits``)."""
+    from protocols.he.packing import matmul, products_per_answer, rotation_steps
+    from simulators.he import SimBackend
+
+    params = he_params()
+    layouts = plan(2, rows, d_in, d_out, packing, params.slots)
+    be = SimBackend(params)
+    lay = layouts[0][1]
+    single = type(lay)(lay.slots, lay.rows, lay.d_in, min(lay.d_out, lay.blocks))        # one output ciphertext
+    be.prepare(rotation_steps(single, False))
+    cts = [be.encrypt(np.zeros(params.slots, dtype=np.uint64)) for _ in range(single.n_in)]
+    B = np.zeros((2, d_in, single.d_out), dtype=np.uint64)
+    before = be.counts.pt_mults
+    matmul(be, cts, B, np.zeros(lay.rows, dtype=np.int64), single, False)
+    assert be.counts.pt_mults - before == products_per_answer(single)
+    worst = max(products_per_answer(layout) for _, layout in layouts)
+    assert pre_bits(params, layouts) >= flooding.circuit_bits(params, math.log2(worst))
