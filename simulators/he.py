@@ -22,7 +22,7 @@ import numpy as np
 
 from functionalities.errors import PublicParameterError
 from protocols.he import wire
-from protocols.he.interface import HEBackend, HEParams, WireSizes
+from protocols.he.interface import Encoded, HEBackend, HEParams, WireSizes
 
 #: toy ring degrees (below SEAL's smallest, 1024): one batching prime per plain-modulus size, p = 1 mod 2N
 #: for every toy N (no SEAL run to agree with; the docs' toy examples use t = 1,032,193)
@@ -197,6 +197,10 @@ class SimBackend(HEBackend):
     def encode(self, values):
         return self._row(values)[: self.params.slots].copy()
 
+    def encode_weights(self, values) -> Encoded:
+        p = self.encode(values)
+        return Encoded(p, not p.any())
+
     def encrypt(self, values):
         self._need_secret("encrypt")
         self.counts.record("encrypt", encryptions=1)
@@ -219,7 +223,7 @@ class SimBackend(HEBackend):
 
     def multiply_plain(self, a, values):
         self.counts.record("multiply_plain", pt_mults=1)
-        p = self.encode(values)
+        p = values.plain if isinstance(values, Encoded) else self.encode(values)
         if isinstance(a, tuple):   # a coefficient-mode ciphertext: only a constant polynomial has slots
             if np.any(a[1][1:]):
                 raise ValueError("the simulator multiplies slot vectors only by constant polynomials")

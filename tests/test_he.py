@@ -207,3 +207,30 @@ def test_the_simulators_plain_primes_are_seals():
     for n in (1024, 2048, 4096, 8192, 16384):
         for bits in (17, 20, 21, 22, 23, 24, 25, 26, 30, 38, 40, 45, 50, 60):
             assert plain_prime(HEParams(n, bits)) == seal.PlainModulus.Batching(n, bits).value(), (n, bits)
+
+
+@pytest.mark.parametrize("backend,n,d_out", [("seal", 8192, 12), ("sim", 1024, 150)])
+@pytest.mark.parametrize("packing,bsgs", [("bolt", False), ("bolt", True), ("batch", False), ("batch", True)])
+def test_weights_encoded_once_give_the_same_answers_and_counts(packing, bsgs, backend, n, d_out):
+    """The server's diagonals encoded once (``packing.matmul``'s cache) and reused by a second query: the
+    same products, the same counted operations, nothing recomputed wrongly from a stale key (the simulator
+    case has several output ciphertexts: d_out beyond a ciphertext's column blocks)."""
+    from protocols.he.seal_backend import SealBackend
+    from simulators.he import SimBackend
+
+    cls = SealBackend if backend == "seal" else SimBackend
+    rng = np.random.default_rng(3)
+    A, A2 = rng.integers(0, 50, (3, 3, 20)), rng.integers(0, 50, (3, 3, 20))
+    B = rng.integers(0, 50, (3, 20, d_out))
+    params = HEParams(n)
+    cache: dict = {}
+    he_matmul(cls(params), A, B, packing, bsgs, 0, cache)                     # fills the cache
+    assert cache and all(isinstance(v, dict) and v for v in cache.values())
+    fresh = he_matmul(cls(params), A2, B, packing, bsgs, 0)
+    reused = he_matmul(cls(params), A2, B, packing, bsgs, 0, cache)
+    assert reused.counts["ciphertexts_out"] > 1 or backend == "seal"
+    t = cls(params).plain_modulus
+    want = np.einsum("eti,eio->eto", A2, B) % t
+    for run in (fresh, reused):
+        assert np.array_equal((run.client_share.astype(object) + run.server_share) % t, want)
+    assert {k: v for k, v in reused.counts.items() if k != "ops"} == {k: v for k, v in fresh.counts.items() if k != "ops"}

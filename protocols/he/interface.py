@@ -126,6 +126,18 @@ class WireSizes:
         return self.galois_fixed + n * self.galois_per_key if n else 0
 
 
+@dataclass(frozen=True)
+class Encoded:
+    """A plaintext the server encoded ONCE (``HEBackend.encode_weights``), e.g. a diagonal of its weights:
+    reusable across queries (its weights do not change), so the encoding leaves the online path.
+    ``plain``: the backend's plaintext (SEAL's ``Plaintext``; the simulator's reduced slot vector);
+    ``zero``: every slot is 0 mod t (SEAL cannot multiply by it: ``multiply_plain`` stands in a fresh
+    encryption of zero, as for an all-zero vector)."""
+
+    plain: object
+    zero: bool
+
+
 @dataclass
 class Counts:
     """Every operation a protocol performed (identical on SEAL and on the simulator)."""
@@ -198,6 +210,13 @@ class HEBackend:
         raise NotImplementedError
 
     def multiply_plain(self, a, values: np.ndarray):
+        """``a`` times the plaintext of ``values`` (slot vector, a zero-argument callable building one, or an
+        :class:`Encoded`)."""
+        raise NotImplementedError
+
+    def encode_weights(self, values) -> Encoded:
+        """Encode ``values`` (slot vector or zero-argument callable) once for repeated products (not an HE
+        operation: nothing is counted)."""
         raise NotImplementedError
 
     def rotate(self, a, step: int):

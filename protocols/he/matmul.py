@@ -174,12 +174,13 @@ def party_matmul(X: np.ndarray, shape: tuple[int, int, int, int], packing: str, 
 
 
 def he_matmul(be: HEBackend, A: np.ndarray, B: np.ndarray, packing: str, bsgs: bool,
-              rng: np.random.Generator | int = 0) -> HEMatmulRun:
+              rng: np.random.Generator | int = 0, cache: dict | None = None) -> HEMatmulRun:
     """LOCAL evaluation (one process, one backend, nothing serialized): A (E, t, d_in), B (E, d_in, d_out)
     integers mod t -> additive shares of every A_e B_e; ``rng``: the server's mask generator (or its seed).
     The operation counts are the protocol's (the same code as :func:`party_matmul`); the Meter it returns
     is written by :func:`account` from the formula sizes, for projections and benchmarks only -- what a
-    run measures on the wire is :func:`party_matmul`'s."""
+    run measures on the wire is :func:`party_matmul`'s. ``cache``: the server's encoded weight diagonals
+    (``protocols/he/packing.matmul``), per group; pass the same dict again for the same B."""
     experts, capacity, d_in = A.shape
     d_out = B.shape[-1]
     t_mod = np.uint64(be.plain_modulus)
@@ -198,7 +199,8 @@ def he_matmul(be: HEBackend, A: np.ndarray, B: np.ndarray, packing: str, bsgs: b
             sent.append((members, lay, rows_e, [be.encrypt(v) for v in pack_inputs(packed, lay)]))
         n_in = sum(len(cts) for *_, cts in sent)
         for members, lay, rows_e, cts in sent:                      # 2. server: product and mask
-            outs, masks = respond(be, matmul(be, cts, B, rows_e, lay, bsgs), rng)
+            group = None if cache is None else cache.setdefault((tuple(members), lay, bsgs), {})
+            outs, masks = respond(be, matmul(be, cts, B, rows_e, lay, bsgs, group), rng)
             replies.append((members, lay, outs, masks))
         n_out = sum(len(o) for _, _, o, _ in replies)
         account(be, n_in, n_out, client, server, be.params.seeded_ciphertext_bytes())

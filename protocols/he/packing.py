@@ -68,10 +68,14 @@ class Layout:
     def cols_out(self, q: int) -> int:
         return min(self.blocks, self.d_out - q * self.blocks)
 
-    def shifts(self, i: int, q: int) -> list[int]:
-        """The shifts r in [0, c) that pair a valid column of input i with a used block of output q."""
+    @lru_cache(maxsize=1 << 14)
+    def shifts(self, i: int, q: int) -> tuple[int, ...]:
+        """The shifts r in [0, c) that pair a valid column of input i with a used block of output q (sorted;
+        cached: the products ask for them per giant step)."""
         c, a, b = self.blocks, self.cols_in(i), self.cols_out(q)
-        return sorted({(x - j) % c for x in range(a) for j in range(b)}) if a + b - 1 < c else list(range(c))
+        if a + b - 1 >= c:
+            return tuple(range(c))
+        return tuple(np.unique((np.arange(a)[:, None] - np.arange(b)[None, :]) % c).tolist())
 
     @lru_cache(maxsize=None)
     def needed(self, q: int) -> frozenset[int]:
@@ -141,10 +145,21 @@ def rotation_steps(layout: Layout, bsgs: bool) -> set[int]:
     return {u * R for u in range(1, min(b, c))} | {g * b * R for g in giants}
 
 
-def matmul(be, cts: list, B: np.ndarray, expert_of_row: np.ndarray, layout: Layout, bsgs: bool) -> list:
-    """Encrypted packed A (``cts``) times plaintext per-row weights -> n_out ciphertexts of A B."""
+def matmul(be, cts: list, B: np.ndarray, expert_of_row: np.ndarray, layout: Layout, bsgs: bool,
+           cache: dict | None = None) -> list:
+    """Encrypted packed A (``cts``) times plaintext per-row weights -> n_out ciphertexts of A B.
+    ``cache``: the server's encodings of these weights' diagonals (``HEBackend.encode_weights``), filled
+    on first use and reused by later queries with the same weights, rows and layout (the weights do not
+    change between queries: encoding is then off the online path); None: encode per product."""
     R, c = layout.rows, layout.blocks
     outs = []
+
+    def plain(key, build):
+        if cache is None:
+            return build
+        if key not in cache:
+            cache[key] = be.encode_weights(build)
+        return cache[key]
     if not bsgs:
         rotated: dict[tuple[int, int], object] = {}
         for i, ct in enumerate(cts):
@@ -155,8 +170,8 @@ def matmul(be, cts: list, B: np.ndarray, expert_of_row: np.ndarray, layout: Layo
             acc = None
             for i in range(len(cts)):
                 for r in layout.shifts(i, q):
-                    prod = be.multiply_plain(rotated[i, r],
-                                             lambda i=i, r=r, q=q: diagonal(B, expert_of_row, layout, i, r, q))
+                    prod = be.multiply_plain(rotated[i, r], plain(
+                        (i, r, q), lambda i=i, r=r, q=q: diagonal(B, expert_of_row, layout, i, r, q)))
                     acc = prod if acc is None else be.add(acc, prod)
             outs.append(acc)
         return outs
@@ -168,10 +183,11 @@ def matmul(be, cts: list, B: np.ndarray, expert_of_row: np.ndarray, layout: Layo
             babies[i, u] = ct if u == 0 else be.rotate(ct, u * R)
     for q in range(layout.n_out):
         acc = None
+        wanted = [set(layout.shifts(i, q)) for i in range(len(cts))]
         for g in range(giants):
             part = None
             for i in range(len(cts)):
-                needed = set(layout.shifts(i, q))
+                needed = wanted[i]
                 for u in range(min(b, c)):
                     r = g * b + u
                     if r >= c or r not in needed:
@@ -179,7 +195,7 @@ def matmul(be, cts: list, B: np.ndarray, expert_of_row: np.ndarray, layout: Layo
                     # pre-rotate the plaintext right by g b R so that rotating the sum left restores it
                     p = (lambda i=i, r=r, q=q, g=g:
                          np.roll(diagonal(B, expert_of_row, layout, i, r, q), g * b * R))
-                    prod = be.multiply_plain(babies[i, u], p)
+                    prod = be.multiply_plain(babies[i, u], plain((i, r, q, g), p))
                     part = prod if part is None else be.add(part, prod)
             if part is None:
                 continue

@@ -18,7 +18,7 @@ import tenseal.sealapi as seal
 
 from functionalities.errors import PublicParameterError
 from protocols.he import flooding, wire
-from protocols.he.interface import HEBackend, HEParams, WireSizes
+from protocols.he.interface import Encoded, HEBackend, HEParams, WireSizes
 
 
 class SealBackend(HEBackend):
@@ -226,12 +226,20 @@ class SealBackend(HEBackend):
         ciphertext and throw; a fresh public-key encryption of zero stands in, counted as the product."""
         self.counts.record("multiply_plain", pt_mults=1)
         out = seal.Ciphertext()
-        values = values() if callable(values) else values
-        if not np.any(np.asarray(values) % self._t):
+        enc = values if isinstance(values, Encoded) else self.encode_weights(values)
+        if enc.zero:
             self.encryptor.encrypt_zero(out)
             return out
-        self.evaluator.multiply_plain(a, self.encode(values), out)
+        self.evaluator.multiply_plain(a, enc.plain, out)
         return out
+
+    def encode_weights(self, values) -> Encoded:
+        row = self._row(values)                        # reduced mod t, both rows
+        if not row.any():
+            return Encoded(None, True)
+        pt = seal.Plaintext()
+        self.encoder.encode(row.tolist(), pt)
+        return Encoded(pt, False)
 
     def rotate(self, a, step):
         s = step % self.params.slots
@@ -264,8 +272,15 @@ class SealBackend(HEBackend):
 
     @staticmethod
     def _poly(coeffs) -> "seal.Plaintext":
-        terms = [f"{int(c):X}x^{k}" if k else f"{int(c):X}" for k, c in enumerate(coeffs) if int(c)]
+        """SEAL's plaintext of a coefficient vector (its hex polynomial syntax; only the non-zero terms)."""
+        coeffs = np.asarray(coeffs, dtype=np.uint64)
+        terms = [f"{int(coeffs[k]):X}x^{k}" if k else f"{int(coeffs[k]):X}" for k in np.flatnonzero(coeffs)]
         return seal.Plaintext(" + ".join(reversed(terms)) or "0")
+
+    @staticmethod
+    def _monomial(power: int) -> "seal.Plaintext":
+        """The plaintext x^power (0 <= power < N)."""
+        return seal.Plaintext(f"1x^{power}" if power else "1")
 
     def encrypt_coeffs(self, coeffs):
         self._need_secret("encrypt")
@@ -289,7 +304,7 @@ class SealBackend(HEBackend):
         out = seal.Ciphertext()
         # x^p for p >= N is -x^(p-N): multiply by the coefficient-1 monomial and negate (a plaintext
         # coefficient t - 1 would multiply the noise by ~t)
-        self.evaluator.multiply_plain(a, self._poly([0] * (p % n) + [1]), out)
+        self.evaluator.multiply_plain(a, self._monomial(p % n), out)
         if p >= n:
             self.evaluator.negate_inplace(out)
         return out
