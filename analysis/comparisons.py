@@ -105,7 +105,7 @@ def where_the_bytes_go(layers, model: str = "DeepSeekMoE-16B", backend: str = "c
                     total += step.bytes
                     counted.append(path)
             row[column] = total / TOKENS / 1e6
-        row["rest"] = c.bytes / TOKENS / 1e6 - sum(row[col] for col, _ in WHERE)
+        row["rest"] = round(c.bytes / TOKENS / 1e6 - sum(row[col] for col, _ in WHERE), 6)   # float dust: 0
         row["total MB/token"] = c.bytes / TOKENS / 1e6
         row["rounds"] = c.rounds
         out.append(row)

@@ -224,13 +224,15 @@ def section_security(seed: int, quick: bool, bar) -> pd.DataFrame:
     out = []
     for name in names:
         e = registry.get(name)
+        began = time.perf_counter()
         results = harness.security_results(e, runs=2 if quick else 6, seed=seed)
         failed = [r.check for r in results if not r.passed]
         verdict = ("CAUGHT" if failed else "NOT CAUGHT") if e.negative_control else ("pass" if not failed else "FAIL")
         first = next((f for r in results for f in r.failures), "")
         out.append({"protocol": name, "negative control": e.negative_control, "verdict": verdict,
                     "failed checks": ", ".join(failed) or "-", "runs": results[0].examples,
-                    "first problem": first if len(first) <= 110 else first[:107] + "..."})
+                    "first problem": first if len(first) <= 110 else first[:107] + "...",
+                    "seconds": round(time.perf_counter() - began, 1)})
         bar.advance(name)
     return pd.DataFrame(out)
 
@@ -310,21 +312,38 @@ def write_report(out: str | Path, *, quick: bool = False, seed: int = 0, network
               "expect about 14 minutes on 2 cores (--quick: under 2).", flush=True)
     n_sec = 7 if quick else len(registry.all_entries())
     bar = Progress(len(registry.all_entries()) + n_sec + 6, "report")
+    timings: dict[str, float] = {}
+    clock = [time.perf_counter()]
+
+    def lap(name: str) -> None:
+        """Where the time goes: seconds per section (manifest.json ``section_seconds``)."""
+        now = time.perf_counter()
+        timings[name] = round(now - clock[0], 2)
+        clock[0] = now
+
     rows, fixed = section_model_vs_measurement(seed, bar)
+    lap("5 model vs measurement")
     rows += section_model_sweep(seed)
+    lap("5s model sweep")
     bar.advance("model sweep")
     rows += section_dispatch(seed, quick)
+    lap("1 dispatch")
     bar.advance("dispatch")
     rows += section_matmul(seed, quick)
+    lap("2 HE matmuls")
     bar.advance("matmul")
     layer_rows, lat = section_layers(network)
     rows += layer_rows
     where = comparisons.where_the_bytes_go(LAYERS)
+    lap("3 layers")
     bar.advance("layers")
     fid = routing.fidelity_table(seed=seed)
+    lap("4 routing fidelity")
     bar.advance("routing")
     security = section_security(seed, quick, bar)
+    lap("6 security")
     published_md, published = section_published()
+    lap("7 published numbers")
     bar.advance("published numbers")
     bar.close()
 
@@ -376,7 +395,8 @@ def write_report(out: str | Path, *, quick: bool = False, seed: int = 0, network
                                "bytes_server_to_client"])].pivot_table(index="label", columns="metric",
                                                                        values="analytic", aggfunc="first").reset_index()
     manifest = dict(privmoe="0.1.0", git_sha=_git_sha(), seed=seed, quick=quick, python=platform.python_version(),
-                    versions=_versions(), wall_seconds=round(time.time() - start, 2), tokens=TOKENS, models=MODELS,
+                    versions=_versions(), wall_seconds=round(time.time() - start, 2), section_seconds=timings,
+                    tokens=TOKENS, models=MODELS,
                     protocols=[e.name for e in registry.all_entries()], figures=[p.name for p in figs.values()])
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
     fid_piv = fid.pivot_table(index=["kind", "capacity_factor"], columns=["selection", "metric"], values="value")
