@@ -172,7 +172,9 @@ def _measure(entry, backend: str, params: dict) -> dict:
 
     from analysis import harness
 
-    zeros = {s.name: torch.zeros(s.shape, dtype=torch.long if s.integer else torch.float64)
+    # zero inputs as broadcast views of one zero: no memory at any size (the server's weights at the rebuttal's
+    # dims would be 2 GB); a protocol that writes into its input copies it first
+    zeros = {s.name: torch.zeros((), dtype=torch.long if s.integer else torch.float64).expand(s.shape)
              for s in entry.input_specs(params)}
     start = time.perf_counter()
     if entry.kind == "he":            # two parties on the wire; ``sim``: the simulator without values

@@ -100,26 +100,28 @@ def open(backend_cls, params, *, steps=(), elements=(), relin: bool = False, com
     return end
 
 
-def send(end: HEEnd, blobs: list[bytes], protect: Protection | None = None) -> None:
+def send(end: HEEnd, blobs, protect: Protection | None = None) -> None:
     """Send serialized ciphertexts, one frame each, online. ``protect``: what hides their content from the
     receiver (``protocols/runtime/ledger.py``): ``client_key`` for the client's queries,
     ``he_answer_mask`` for the server's masked answers."""
     comm = current_party().communicator
-    for blob in blobs:
+    for blob in blobs:                 # any iterable: a generator serializes each ciphertext as it is sent
         comm.send_tensor(_to_tensor(blob), protect=protect)
-    end.sent += len(blobs)
+        end.sent += 1
 
 
-def receive(end: HEEnd, count: int) -> tuple[list[bytes], Protection | None]:
+def receive(end: HEEnd, count: int, load: bool = False) -> tuple[list, Protection | None]:
     """``count`` serialized ciphertexts from the other party (``count`` is public: the protocol's plan), and
-    the protection the sender claimed for them."""
+    the protection the sender claimed for them. ``load``: each frame becomes the backend's ciphertext as it
+    arrives (``backend.from_bytes``), so the serialized bytes are never all held at once."""
     comm = current_party().communicator
-    blobs, claimed = [], None
+    out, claimed = [], None
     for _ in range(count):
         payload, header = comm.recv_tensor(kind="ciphertext", keep_header=True)
-        blobs.append(payload.numpy().tobytes())
+        blob = payload.numpy().tobytes()
+        out.append(end.backend.from_bytes(blob) if load else blob)
         claimed = Protection.from_header(header[4:9])
-    return blobs, claimed
+    return out, claimed
 
 
 def observe(end: HEEnd, cts: list, pre_bits: float | None = None) -> None:

@@ -114,6 +114,15 @@ def place(share: np.ndarray, rows: np.ndarray, members: list[int], capacity: int
         share[e] = rows[pos * t_hat:pos * t_hat + capacity]
 
 
+def _residues(X: np.ndarray, t_mod) -> np.ndarray:
+    """X as residues mod t: X itself when already in [0, t) (no copy: the weights may be GBs, or a broadcast
+    view), else a reduced uint64 copy."""
+    X = np.asarray(X)
+    if X.size and X.dtype.kind in "iu" and int(X.min()) >= 0 and int(X.max()) < int(t_mod):
+        return X
+    return X.astype(np.uint64) % t_mod
+
+
 def party_matmul(X: np.ndarray, shape: tuple[int, int, int, int], packing: str, bsgs: bool, backend_cls,
                  params, compression: str = "none"):
     """The protocol as two parties run it (threads, processes or two hosts), everything on the wire.
@@ -142,14 +151,14 @@ def party_matmul(X: np.ndarray, shape: tuple[int, int, int, int], packing: str, 
         be = end.backend
         t_mod = np.uint64(be.plain_modulus)
         if party.rank == 0:                                           # client: encrypt, send, decrypt
-            A = X.astype(np.uint64) % t_mod
-            channel.send(end, [be.encrypt_bytes(v) for members, lay in plan
-                               for v in pack_inputs(_rows(A, members, capacity, lay.rows)[0], lay)],
+            A = _residues(X, t_mod)
+            channel.send(end, (be.encrypt_bytes(v) for members, lay in plan
+                               for v in pack_inputs(_rows(A, members, capacity, lay.rows)[0], lay)),
                          client_key(int(t_mod)))
-            answers, claimed = channel.receive(end, n_out)
+            answers, claimed = channel.receive(end, n_out, load=True)
             at, noise = 0, []
             for members, lay in plan:
-                cts = [be.from_bytes(b) for b in answers[at:at + lay.n_out]]
+                cts = answers[at:at + lay.n_out]
                 at += lay.n_out
                 noise += [be.noise_budget(ct) for ct in cts]
                 channel.observe(end, cts)
@@ -158,18 +167,18 @@ def party_matmul(X: np.ndarray, shape: tuple[int, int, int, int], packing: str, 
             party.meter.see("decrypted", torch.tensor(share.astype(np.int64)).reshape(-1), "server", claimed,
                             party.meter.clock)
         else:                                                         # server: product, mask, answer
-            B = X.astype(np.uint64) % t_mod
-            blobs, _ = channel.receive(end, n_in)
+            B = _residues(X, t_mod)
+            queries, _ = channel.receive(end, n_in, load=True)
             rng = party.numpy_generator("he", "answer masks")
             at, answers = 0, []
             for members, lay in plan:
-                cts = [be.from_bytes(b) for b in blobs[at:at + lay.n_in]]
+                cts = queries[at:at + lay.n_in]
                 at += lay.n_in
                 outs, masks = respond(be, matmul(be, cts, B, row_experts(members, capacity, lay.rows), lay, bsgs),
                                       rng)
-                answers += [be.to_bytes(o) for o in outs]
+                answers += outs                                       # serialized as they are sent
                 place(share, unpack_outputs([(t_mod - m) % t_mod for m in masks], lay), members, capacity)
-            channel.send(end, answers, he_answer_mask(int(t_mod)))
+            channel.send(end, (be.to_bytes(o) for o in answers), he_answer_mask(int(t_mod)))
     return HeldMod(torch.tensor(share.astype(np.int64)), int(t_mod))
 
 
