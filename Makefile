@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml Makefile
 # Hypothesis draws PRIVMOE_EXAMPLES (default 25) examples per property, seeded from the commit
 # (tests/conftest.py prints the seed); two workers, one per core
 test: venv
-	$(BIN)/python -m pytest -q -n 2
+	$(BIN)/python -m pytest -q -n 2 --durations=12
 	$(MAKE) docs
 
 # 200 examples per property (not in CI; its run time is in the README). One property over 200 SEAL

@@ -110,3 +110,60 @@ def where_the_bytes_go(layers, model: str = "DeepSeekMoE-16B", backend: str = "c
         row["rounds"] = c.rounds
         out.append(row)
     return pd.DataFrame(out)
+
+
+def topk_methods_table(backend: str = "cheetah", capacity_factor: float = 1.0) -> pd.DataFrame:
+    """The dispatch's top-t (E rows of k m candidates, keep t) by every method at the three models' sizes
+    (m = 128): rounds, MB (both directions), modelled LAN and WAN latency (``simulators/network``), and which
+    one ``topk.choose_method`` picks."""
+    from analysis.cost_models import cheetah, crypten
+    from analysis.published import MODELS, TOKENS
+    from functionalities.routing import resolve_capacity
+    from protocols.mpc.topk import METHODS, choose_method
+
+    B = cheetah if backend == "cheetah" else crypten
+    rows = []
+    for model, cfg in MODELS.items():
+        E, k = cfg["experts"], cfg["top_k"]
+        t = resolve_capacity(TOKENS, E, k, None, capacity_factor)
+        picked = choose_method(k * TOKENS, t)
+        for method in METHODS[1:]:
+            c = B.topk_auto(E, k * TOKENS, t, method)
+            rows.append({"model": model, "E": E, "k m": k * TOKENS, "t": t, "method": method,
+                         "picked": method == picked, "rounds": c.rounds, "MB": c.bytes / 1e6,
+                         "LAN s": latency(c, LAN), "WAN s": latency(c, WAN)})
+    return pd.DataFrame(rows)
+
+
+def layer_rounds_table(backend: str = "cheetah", capacity_factor: float = 1.0) -> pd.DataFrame:
+    """Rounds per step of the CryptoMoE layer (``linear=he``) with its dispatch's top-t by each method (the
+    one ``choose_method`` picks marked), beside dense (no top-t), per model."""
+    from analysis.cost_models import cheetah, crypten
+    from analysis.cost_models import moe as M
+    from analysis.published import MODELS, TOKENS
+    from functionalities.routing import resolve_capacity
+    from protocols.mpc.cryptomoe_combine import choose_variant
+    from protocols.mpc.secmoe_moe import he_params
+    from protocols.mpc.topk import choose_method
+
+    B = cheetah if backend == "cheetah" else crypten
+    out = []
+    for model, cfg in MODELS.items():
+        m, d, f, E, k = TOKENS, cfg["hidden"], cfg["ffn"], cfg["experts"], cfg["top_k"]
+        t = resolve_capacity(m, E, k, None, capacity_factor)
+        dense = M.dense_moe(B, m, d, f, E, k, "he", he_params=he_params())
+        out.append({"model": model, "layer": "dense", **{s: dict(dense.steps)[s].rounds
+                                                          for s in ("gate", "weights", "experts", "combine")},
+                    "total": dense.rounds})
+        now = choose_method(k * m, t)
+        for method in ("tournament", "bitonic", "merge"):
+            label = f"CryptoMoE, {method}" + (" (picked)" if method == now else "")
+            disp = M.cryptomoe_dispatch(B, m, d, E, k, t, method)
+            layer = (B.gate(m, d, E, k).labelled("gate") + disp.labelled("dispatch")
+                     + M.layer_experts(B, E, t, d, f, True, "he", "batch", False, he_params(), None).labelled("experts")
+                     + M.cryptomoe_combine(B, m, d, E, t, choose_variant(m, d)).labelled("combine"))
+            steps = dict(layer.steps)
+            out.append({"model": model, "layer": label, "gate": steps["gate"].rounds,
+                        "dispatch": steps["dispatch"].rounds, "dispatch/topk": steps["dispatch/topk"].rounds,
+                        "experts": steps["experts"].rounds, "combine": steps["combine"].rounds, "total": layer.rounds})
+    return pd.DataFrame(out)

@@ -38,11 +38,30 @@ def bitonic(B: CostBackend, rows: int, width: int, payload: int) -> Cost:
     return (B.less_than_zero(pairs) + B.mux_bits(pairs, data, data)) * (s * (s + 1) // 2)
 
 
+def bitonic_top(B: CostBackend, rows: int, width: int, block: int, payload: int) -> Cost:
+    """``primitives.bitonic_top``: ``blocks`` (``bitonic`` of rows w/b blocks of b), then per level l (step
+    ``merge{l}``) with p = rows w / 2^(l+1) kept keys: one comparison of p and a multiplexer of those bits
+    by p (1 + payload) differences (the select), and log2 b half-cleaner stages of p/2 pairs."""
+    total = bitonic(B, rows * width // block, block, payload).labelled("blocks")
+    sb = block.bit_length() - 1
+    for level in range(int(math.log2(width // block))):
+        kept = rows * width >> (level + 1)
+        half = kept // 2
+        select = B.less_than_zero(kept) + B.mux_bits(kept, kept * (1 + payload), kept * (1 + payload))
+        stage = B.less_than_zero(half) + B.mux_bits(half, half * (1 + payload), half * (1 + payload))
+        total = total + (select + stage * sb).labelled(f"merge{level}")
+    return total
+
+
 def topk_core(B: CostBackend, rows: int, length: int, t: int, method: str = "tournament") -> Cost:
     """``tournament``: t tournaments over the padded width (steps ``iter{j}``; keys, indices and
-    knock-outs are local). ``bitonic``: one sorting network (step ``sort``)."""
+    knock-outs are local). ``bitonic``: one sorting network (step ``sort``). ``merge``: the bitonic top-t
+    merge (step ``top``)."""
     if method == "bitonic":
         return bitonic(B, rows, pad_pow2(length), 2).labelled("sort")
+    if method == "merge":
+        width = pad_pow2(length)
+        return bitonic_top(B, rows, width, min(pad_pow2(t), width), 2).labelled("top")
     one = tournament(B, rows, pad_pow2(length))
     return sum((one.labelled(f"iter{j}") for j in range(t)), Cost())
 

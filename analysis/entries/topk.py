@@ -20,7 +20,7 @@ register(Entry(
     name="topk",
     functionality="topk",
     kind="mpc",
-    summary="top-t values and indices of each row (tournaments or a bitonic network; ties to the lower index)",
+    summary="top-t values and indices of each row (tournaments, a bitonic network or the top-t merge; ties to the lower index)",
     ideal=lambda p, i: F.topk(i["x"], p["t"]),
     real=lambda p, s: P.topk(s["x"], p["t"], p["method"]),
     validate=lambda p, i: (P.choose_method(p["length"], p["t"], p["method"]),

@@ -3,11 +3,11 @@
 All experts at once, inputs [x] (m, d), [K], [W] (m, k), candidates flattened c = token * k + slot:
 1. ``equal``  -- M[e, c] = [K[c] == e]                        E k m equalities
 2. ``mux``    -- S[e, c] = M[e, c] W[c]                         E k m multiplications
-3. ``topk``   -- (S'_e, J_e) = top-t of S_e (ties -> lower c), by tournaments or a bitonic network
-                 (``topk.choose_method``: fewer comparisons)
+3. ``topk``   -- (S'_e, J_e) = top-t of S_e (ties -> lower c), by tournaments, a bitonic network or the
+                 bitonic top-t merge (``topk.choose_method``: the fewest comparisons)
 4. //k        -- T_e = J_e // k is free: c // k is a public function of the candidate's position, so it
                  is the *label* the top-t returns (a public linear map of the tournament's one-hot, or a
-                 payload column of the bitonic network)
+                 payload column of the networks)
 5. ``onehot`` -- O_e = onehot(T_e, m)                          E t m equalities
 6. ``dispatch_matmul`` -- X_e = O_e x, one Beaver matmul batched over the experts (O is an integer: no
                  truncation, so X is exact).

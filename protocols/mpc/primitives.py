@@ -118,27 +118,73 @@ def bitonic_stages(width: int) -> list[tuple[list[int], list[int], list[bool]]]:
     return stages
 
 
+def _compare_exchange(k: torch.Tensor, p: torch.Tensor, lo: list[int], hi: list[int], desc: list[bool]):
+    """One stage on ring tensors k (P x w), p (P x w x c): each pair (lo, hi) ordered descending (``desc``)
+    or ascending. One comparison of P |lo| pairs, one multiplexer of those bits by P |lo| (1 + c)
+    differences: 9 rounds."""
+    lo_t, hi_t = torch.tensor(lo), torch.tensor(hi)
+    d = torch.tensor(desc)
+    # swap when the pair is out of order: descending pairs want key[lo] > key[hi]
+    first = torch.where(d, k[:, lo_t], k[:, hi_t])
+    second = torch.where(d, k[:, hi_t], k[:, lo_t])
+    swap = less_than(from_ring(first), from_ring(second))                         # P x |lo|
+    diff = torch.cat([(k[:, hi_t] - k[:, lo_t]).unsqueeze(-1), p[:, hi_t] - p[:, lo_t]], dim=-1)
+    delta = ring(swap.unsqueeze(-1) * from_ring(diff))
+    k = k.clone()
+    p = p.clone()
+    k[:, lo_t] += delta[..., 0]
+    k[:, hi_t] -= delta[..., 0]
+    p[:, lo_t] += delta[..., 1:]
+    p[:, hi_t] -= delta[..., 1:]
+    return k, p
+
+
 def bitonic_sort(keys: MPCTensor, payload: MPCTensor) -> tuple[MPCTensor, MPCTensor]:
     """Sort rows of distinct integer ``keys`` (P x w, w a power of two) descending, carrying ``payload``
     (P x w x c). Each stage: one comparison of P w/2 pairs and one multiplexer of the P w/2 bits by
     P w/2 (1 + c) differences -- 9 rounds a stage."""
     k, p = ring(keys), ring(payload)
     for lo, hi, desc in bitonic_stages(keys.shape[1]):
-        lo_t, hi_t = torch.tensor(lo), torch.tensor(hi)
-        d = torch.tensor(desc)
-        # swap when the pair is out of order: descending pairs want key[lo] > key[hi]
-        first = torch.where(d, k[:, lo_t], k[:, hi_t])
-        second = torch.where(d, k[:, hi_t], k[:, lo_t])
-        swap = less_than(from_ring(first), from_ring(second))                     # P x w/2
-        diff = torch.cat([(k[:, hi_t] - k[:, lo_t]).unsqueeze(-1), p[:, hi_t] - p[:, lo_t]], dim=-1)
-        delta = ring(swap.unsqueeze(-1) * from_ring(diff))
-        k = k.clone()
-        p = p.clone()
-        k[:, lo_t] += delta[..., 0]
-        k[:, hi_t] -= delta[..., 0]
-        p[:, lo_t] += delta[..., 1:]
-        p[:, hi_t] -= delta[..., 1:]
+        k, p = _compare_exchange(k, p, lo, hi, desc)
     return from_ring(k), from_ring(p)
+
+
+def bitonic_top(keys: MPCTensor, payload: MPCTensor, block: int) -> tuple[MPCTensor, MPCTensor]:
+    """The top ``block`` of each row of distinct integer ``keys`` (P x w; ``block`` <= w, both powers of two)
+    sorted descending, carrying ``payload`` (P x w x c): the bitonic top-k merge (Shanbhag, Pirk and Madden,
+    SIGMOD'18). Step ``blocks``: ``bitonic_sort`` of the w / b blocks of b = ``block`` keys (s_b (s_b + 1)/2
+    stages, s_b = log2 b). Then per level l < log2(w / b) (step ``merge{l}``): the blocks pair up, one stage
+    keeps the larger of A[i] and B[b - 1 - i] (one comparison and one multiplexer: a bitonic sequence holding
+    the top b of A and B) and s_b half-cleaner stages sort it. Depth s_b (s_b + 1)/2 + log2(w / b) (1 + s_b)
+    stages of 9 rounds instead of the full sort's log2 w (log2 w + 1)/2; comparisons about w (s_b (s_b + 1)/4
+    + 1 + s_b / 2) instead of w/2 log2 w (log2 w + 1)/2."""
+    rows, width = keys.shape
+    c = payload.shape[-1]
+    with step("blocks"):
+        k, p = bitonic_sort(from_ring(ring(keys).reshape(-1, block)), from_ring(ring(payload).reshape(-1, block, c)))
+    k, p = ring(k).reshape(rows, width), ring(p).reshape(rows, width, c)
+    level = 0
+    while k.shape[1] > block:
+        n = k.shape[1] // (2 * block)                       # pairs of blocks per row
+        with step(f"merge{level}"):
+            kb, pb = k.reshape(rows, n, 2, block), p.reshape(rows, n, 2, block, c)
+            a_k, b_k = kb[:, :, 0], kb[:, :, 1].flip(-1)
+            a_p, b_p = pb[:, :, 0], pb[:, :, 1].flip(-2)
+            take_b = less_than(from_ring(a_k), from_ring(b_k))
+            diff = torch.cat([(b_k - a_k).unsqueeze(-1), b_p - a_p], dim=-1)
+            delta = ring(take_b.unsqueeze(-1) * from_ring(diff))
+            k, p = (a_k + delta[..., 0]).reshape(rows * n, block), (a_p + delta[..., 1:]).reshape(rows * n, block, c)
+            for lo, hi, desc in bitonic_merge_stages(block):
+                k, p = _compare_exchange(k, p, lo, hi, desc)
+        k, p = k.reshape(rows, n * block), p.reshape(rows, n * block, c)
+        level += 1
+    return from_ring(k), from_ring(p)
+
+
+def bitonic_merge_stages(width: int) -> list[tuple[list[int], list[int], list[bool]]]:
+    """The log2(width) half-cleaner stages that sort a BITONIC sequence of ``width`` keys descending: the last
+    phase of ``bitonic_stages(width)``."""
+    return bitonic_stages(width)[len(bitonic_stages(width)) - (width.bit_length() - 1):]
 
 
 def bits_times_public(bits: MPCTensor, matrix: torch.Tensor) -> MPCTensor:

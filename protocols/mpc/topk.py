@@ -1,8 +1,10 @@
 """Pi_topk: top-t along the last axis, values + indices, ties -> lower index (spec: functionalities/topk.py).
 
-Two methods, chosen by a public rule (``choose_method``: the one with fewer comparisons):
-``tournament`` (t knock-out tournaments, for t << L) and ``bitonic`` (one bitonic sorting network, for
-larger t: log2 L' (log2 L' + 1) / 2 stages instead of t log2 L' levels).
+Three methods, chosen by a public rule (``choose_method``: the fewest comparisons, ``network_size``):
+``tournament`` (t knock-out tournaments, for t << L), ``bitonic`` (one bitonic sorting network:
+log2 L' (log2 L' + 1) / 2 stages instead of t log2 L' levels) and ``merge`` (the bitonic top-t merge,
+``primitives.bitonic_top``: blocks of b = 2^ceil(log2 t) sorted, then log2(L'/b) levels that keep the top b
+of each pair of blocks -- depth grows with log L' log b, not log^2 L').
 
 1. Keys (local): each entry's ring value X (scale 2^16) becomes the distinct integer
    ``key = X * L' + (L' - 1 - i)`` where L' is L padded to a power of two; padding gets key -2^62.
@@ -26,27 +28,46 @@ from functionalities.topk import validate
 from protocols.crypten_shim import MPCTensor, current_party
 from protocols.runtime import step
 
-from .primitives import bitonic_sort, pad_pow2, tournament
+from .primitives import bitonic_sort, bitonic_top, pad_pow2, tournament
 from .sharing import from_ring, ring, scale_of
 
 PAD_KEY = -(2**62)
 KNOCKOUT = 2**61
 
 
-METHODS = ("auto", "tournament", "bitonic")
+METHODS = ("auto", "tournament", "bitonic", "merge")
+
+
+def network_size(length: int, t: int, method: str) -> tuple[int, int]:
+    """(comparisons per row, stages) of a method on a row of ``length`` (padded to L' = 2^s): ``tournament``
+    t (L' - 1) in t s levels; ``bitonic`` L'/2 s (s + 1)/2 in s (s + 1)/2 stages; ``merge`` (b = 2^ceil(log2 t),
+    s_b = log2 b) L'/2 s_b (s_b + 1)/2 + sum_l (L'/2^(l+1) + s_b L'/2^(l+2)) in s_b (s_b + 1)/2 + (s - s_b)
+    (1 + s_b) stages (``primitives.bitonic_top``)."""
+    width = pad_pow2(length)
+    s = width.bit_length() - 1
+    if method == "tournament":
+        return t * (width - 1), t * s
+    if method == "bitonic":
+        return width // 2 * s * (s + 1) // 2, s * (s + 1) // 2
+    if method == "merge":
+        b = min(pad_pow2(t), width)
+        sb = b.bit_length() - 1
+        levels = s - sb
+        merges = sum((width >> (l + 1)) + sb * (width >> (l + 2)) for l in range(levels))
+        return width // 2 * sb * (sb + 1) // 2 + merges, sb * (sb + 1) // 2 + levels * (1 + sb)
+    raise ValueError(method)
 
 
 def choose_method(length: int, t: int, method: str = "auto") -> str:
-    """``auto``: the method with fewer comparisons, t (L' - 1) vs L'/2 s (s + 1)/2 (public sizes only)."""
+    """``auto``: the method with the fewest comparisons (``network_size``; on a tie the fewer stages, then
+    the order of ``METHODS``) -- public sizes only."""
     if method not in METHODS:
         from functionalities.errors import PublicParameterError
 
         raise PublicParameterError(f"method must be one of {METHODS}, got {method!r}")
     if method != "auto":
         return method
-    width = pad_pow2(length)
-    s = width.bit_length() - 1
-    return "bitonic" if t * (width - 1) > width // 2 * s * (s + 1) // 2 else "tournament"
+    return min(METHODS[1:], key=lambda m: network_size(length, t, m))
 
 
 def _keys(x: MPCTensor) -> tuple[torch.Tensor, torch.Tensor, int]:
@@ -72,7 +93,8 @@ def topk_labels(x: MPCTensor, t: int, labels: torch.Tensor | None = None, method
     rows, length = x.shape
     validate(rows, length, t)
     labels = torch.arange(length, dtype=torch.long) if labels is None else labels.long()
-    if choose_method(length, t, method) == "tournament":
+    chosen = choose_method(length, t, method)
+    if chosen == "tournament":
         values, _, onehots = topk_with_onehots(x, t)
         return values, from_ring((ring(onehots) * labels).sum(-1))
     key, val, width = _keys(x)
@@ -80,8 +102,12 @@ def topk_labels(x: MPCTensor, t: int, labels: torch.Tensor | None = None, method
     lab[:length] = labels
     lab_share = lab if current_party().rank == 0 else torch.zeros_like(lab)
     payload = torch.stack([val, lab_share.expand(rows, width)], dim=-1)
-    with step("sort"):
-        _, moved = bitonic_sort(from_ring(key), from_ring(payload))
+    if chosen == "merge":
+        with step("top"):
+            _, moved = bitonic_top(from_ring(key), from_ring(payload), min(pad_pow2(t), width))
+    else:
+        with step("sort"):
+            _, moved = bitonic_sort(from_ring(key), from_ring(payload))
     out = ring(moved)[:, :t]
     return from_ring(out[..., 0], precision=_bits(scale_of(x))), from_ring(out[..., 1])
 
