@@ -99,36 +99,35 @@ def _hybrid(B, p) -> dict:
     return {"linear": "he", "bsgs": bool(p.get("bsgs")), "he_params": params, "sizes": sizes}
 
 
-def _cryptomoe_cost(B):
+def _layer_cost(B, paper, protocol):
+    """A layer's cost function on backend ``B``: ``paper(B, p)`` for ``accounting=paper`` (cheetah only),
+    else ``protocol(B, p)`` with the ``linear`` keywords (``_hybrid``)."""
     def f(p):
         if B is crypten:
             _crypten_only_protocol(p)
         if p.get("accounting") == "paper":
-            return MP.cryptomoe_layer(B, p["tokens"], p["hidden"], p["ffn"], p["experts"], p["top_k"], p["capacity"])
-        return M.cryptomoe_moe(B, p["tokens"], p["hidden"], p["ffn"], p["experts"], p["top_k"], p["capacity"],
-                               choose_variant(p["tokens"], p["hidden"]), **_hybrid(B, p))
+            return paper(B, p)
+        return protocol(B, p, **_hybrid(B, p))
     return f
+
+
+def _shape(p) -> tuple:
+    return p["tokens"], p["hidden"], p["ffn"], p["experts"], p["top_k"]
+
+
+def _cryptomoe_cost(B):
+    return _layer_cost(B, lambda B, p: MP.cryptomoe_layer(B, *_shape(p), p["capacity"]),
+                       lambda B, p, **h: M.cryptomoe_moe(B, *_shape(p), p["capacity"],
+                                                         choose_variant(p["tokens"], p["hidden"]), **h))
 
 
 def _dense_cost(B):
-    def f(p):
-        if B is crypten:
-            _crypten_only_protocol(p)
-        if p.get("accounting") == "paper":
-            return MP.dense_layer(B, p["tokens"], p["hidden"], p["ffn"], p["experts"], p["top_k"])
-        return M.dense_moe(B, p["tokens"], p["hidden"], p["ffn"], p["experts"], p["top_k"], **_hybrid(B, p))
-    return f
+    return _layer_cost(B, lambda B, p: MP.dense_layer(B, *_shape(p)), lambda B, p, **h: M.dense_moe(B, *_shape(p), **h))
 
 
 def _cipherprune_cost(B):
-    def f(p):
-        if B is crypten:
-            _crypten_only_protocol(p)
-        if p.get("accounting") == "paper":
-            return MP.cipherprune_layer(B, p["tokens"], p["hidden"], p["ffn"], p["experts"], p["top_k"], p["capacity"])
-        return M.cipherprune_moe(B, p["tokens"], p["hidden"], p["ffn"], p["experts"], p["top_k"], p["capacity"],
-                                 **_hybrid(B, p))
-    return f
+    return _layer_cost(B, lambda B, p: MP.cipherprune_layer(B, *_shape(p), p["capacity"]),
+                       lambda B, p, **h: M.cipherprune_moe(B, *_shape(p), p["capacity"], **h))
 
 
 def _layer_real(protocol, balanced: bool):
@@ -171,30 +170,34 @@ def layer_entry(name: str, semantics: str, summary: str, real, hybrid: bool = Fa
                 doc="docs/protocols/moe.md",
                 bad_cases=layer_bad_cases(balanced=not exact),
                 contrast=layer_contrast(None if exact else {"capacity": 1, "capacity_factor": 2.0}))
+    if hybrid:
+        base.update(kind="hybrid", plain_inputs=True)
     base.update(fields)
     return Entry(**base)
+
+
+def _both(cost) -> dict:
+    """``cost(B)`` on ``crypten`` and ``cheetah``."""
+    return {"crypten": cost(crypten), "cheetah": cost(cheetah)}
 
 
 register(layer_entry(
     "cryptomoe.moe", "balanced",
     "CryptoMoE layer: gate, balanced dispatch (capacity t), SwiGLU experts on E x t rows (linear=he: HE batch "
     "matmul on the server's plaintext weights), combine",
-    _layer_real(CM.moe, True), kind="hybrid", plain_inputs=True, hybrid=True,
-    derive=derive_capacity, costs={"crypten": _cryptomoe_cost(crypten), "cheetah": _cryptomoe_cost(cheetah)}))
+    _layer_real(CM.moe, True), hybrid=True, derive=derive_capacity, costs=_both(_cryptomoe_cost)))
 
 register(layer_entry(
     "dense.moe", "exact", "dense baseline: every expert on every token, zero weight for unselected experts "
     "(linear=he: BOLT on the server's plaintext weights)",
-    _layer_real(DM.moe, False), kind="hybrid", plain_inputs=True, hybrid=True,
-    costs={"crypten": _dense_cost(crypten), "cheetah": _dense_cost(cheetah)},
+    _layer_real(DM.moe, False), hybrid=True, costs=_both(_dense_cost),
     params_strategy=lambda: _small_params().map(lambda p: {k: v for k, v in p.items() if k != "capacity"})))
 
 register(layer_entry(
     "cipherprune.moe", "balanced",
     "CipherPrune-style layer: gate, compaction dispatch (capacity t), SwiGLU experts on E x t rows (linear=he: "
     "BOLT per expert), the swaps replayed backwards",
-    _layer_real(CPM.moe, True), kind="hybrid", plain_inputs=True, hybrid=True,
-    derive=derive_capacity, costs={"crypten": _cipherprune_cost(crypten), "cheetah": _cipherprune_cost(cheetah)}))
+    _layer_real(CPM.moe, True), hybrid=True, derive=derive_capacity, costs=_both(_cipherprune_cost)))
 
 register(layer_entry(
     "insecure.moe", "exact",
