@@ -5,6 +5,9 @@ Batched over experts: x (E, n, d) or (n, d) for every expert, U, V (E, d, f), D 
 2. ``silu`` -- CrypTen's sigmoid (the "reciprocal" method: ltz, sign multiply, exp, 3 Newton-Raphson
    iterations from 0.75, where: 23 rounds), times h (1 round);
 3. ``gate_mul`` -- silu(xU) * (xV) (1 round);  4. ``down`` -- @ D (1 round).   27 rounds in all.
+``expert_ffn_he``: the same SwiGLU with the server's PLAINTEXT weights, ``up`` and ``down`` through HE
+(``protocols/he/hybrid_linear.py``); ``silu_gate`` (steps ``silu``, ``gate_mul``) is shared by both and by
+SecMoE.
 """
 from __future__ import annotations
 

@@ -57,6 +57,7 @@ from protocols.he.to_shares import first, rescale, to_shares
 from protocols.runtime import step
 from protocols.runtime.ledger import client_key
 
+from .expert import silu_gate
 from .gate import gate
 from .moe_common import check_layer
 from .sharing import from_ring, ring, share_input
@@ -197,12 +198,8 @@ def moe(x: MPCTensor, w_g: MPCTensor, U: MPCTensor, V: MPCTensor, D: MPCTensor, 
                 outs += [EL.matvec(be, sel[3 * p], xj, hidden, ffn), EL.matvec(be, sel[3 * p + 1], xj, hidden, ffn)]
         h = to_shares(end, outs, 2 * pairs, first(ffn), pre_up, rng)
     with step("lift_up"):
-        h = rescale(h).reshape(pairs, 2, ffn)
-    h1, h2 = h[:, 0], h[:, 1]
-    with step("silu"):
-        s = h1 * h1.sigmoid()
-    with step("gate_mul"):
-        g = s * h2
+        h = rescale(h).reshape(pairs, 2 * ffn)                 # per pair [x U_sel | x V_sel]
+    g = silu_gate(h, ffn)
     with step("down"):
         gs = encrypt_shares(g.reshape(-1), end, lambda v: [EL.replicate(v[p * ffn:(p + 1) * ffn], hidden, slots)
                                                            for p in range(pairs)], label="g_to_he")
