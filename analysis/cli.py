@@ -2,7 +2,7 @@
 
     privmoe doctor                      versions, shim, backends usable; exit 0 iff all ok
     privmoe list [--json]
-    privmoe costs NAME [--backend B] [--set key=value ...] [--json]
+    privmoe costs NAME [--backend B] [--set key=value ...] [--network NET] [--json]
     privmoe verify NAME... | --all [--set key=value ...] [--examples N] [--seed S] [--mode threads|processes]
                    [--backend B] [--json]
     privmoe explain NAME [--set key=value ...] [--input NAME=JSON ...] [--seed S] [--json]
@@ -141,7 +141,13 @@ def cmd_list(args) -> int:
 def cmd_costs(args) -> int:
     entry = _registry().get(args.name)
     backend = args.backend or entry.backends[0]
-    params = entry.resolve(parse_sets(args.set))
+    sets = parse_sets(args.set)
+    if args.network:
+        if "network" not in entry.defaults:
+            raise PrivMoEError(f"{entry.name} has no top-t whose method a network could pick (--network is for "
+                               "topk, cryptomoe.dispatch and cryptomoe.moe)")
+        sets["network"] = args.network
+    params = entry.resolve(sets)
     cost = entry.cost(backend, params)
     obj = {"protocol": entry.name, "backend": backend, "params": params, "total": cost.to_dict(),
            "steps": cost.steps_list()}
@@ -327,6 +333,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--set", nargs="+", action="extend", metavar="KEY=VALUE", help=SET_HELP)
     c.add_argument("--json", action="store_true",
                    help=JSON_HELP + ": {protocol, backend, params, total, steps}, every metric")
+    c.add_argument("--network", help="LAN | WAN | BW_Mbps,RTT_ms: a top-t left at method auto is picked by its "
+                   "modelled latency on this link (the same as --set network=...)")
     c.add_argument("--measure", action="store_true",
                    help="also run the protocol (HE on sim: the count-only simulator, any size) and compare")
     c.set_defaults(func=cmd_costs)

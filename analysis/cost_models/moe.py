@@ -169,10 +169,11 @@ def layer_experts(B: CostBackend, E: int, rows: int, d: int, f: int, x_batched: 
 
 
 def cryptomoe_moe(B: CostBackend, m: int, d: int, f: int, E: int, k: int, t: int, variant: str,
-                  linear: str = "shares", bsgs: bool = False, he_params=None, sizes=None) -> Cost:
-    """gate -> dispatch -> experts on E x t rows (``linear="he"``: the batch matmul, ``he_params``) -> combine."""
+                  linear: str = "shares", bsgs: bool = False, he_params=None, sizes=None, method: str = "auto") -> Cost:
+    """gate -> dispatch (its top-t by ``method``) -> experts on E x t rows (``linear="he"``: the batch matmul,
+    ``he_params``) -> combine."""
     return (B.gate(m, d, E, k).labelled("gate")
-            + cryptomoe_dispatch(B, m, d, E, k, t).labelled("dispatch")
+            + cryptomoe_dispatch(B, m, d, E, k, t, method).labelled("dispatch")
             + layer_experts(B, E, t, d, f, True, linear, "batch", bsgs, he_params, sizes).labelled("experts")
             + cryptomoe_combine(B, m, d, E, t, variant).labelled("combine"))
 

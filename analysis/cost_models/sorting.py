@@ -53,10 +53,29 @@ def bitonic_top(B: CostBackend, rows: int, width: int, block: int, payload: int)
     return total
 
 
+def rank_top(B: CostBackend, rows: int, length: int, t: int, sizes: tuple[int, ...], payload: int) -> Cost:
+    """``primitives.rank_top``: per level l (step ``level{l}``) with G = ceil(n / g) groups of g = ``sizes[l]``
+    per row: one comparison of rows G g (g - 1)/2 pairs, one equality of the rows G g t ranks against 0..t-1, and
+    one multiplexer of those bits by the rows G g (1 + payload) keys and payload (rows G g t (1 + payload)
+    products, summed locally); n becomes G t."""
+    total, n = Cost(), length
+    for level, g in enumerate(sizes):
+        groups = rows * -(-n // g)
+        bits, data = groups * g * t, groups * g * (1 + payload)
+        total = total + (B.less_than_zero(groups * g * (g - 1) // 2) + B.equal_zero(bits)
+                         + B.mux_bits(bits, data, bits * (1 + payload))).labelled(f"level{level}")
+        n = -(-n // g) * t
+    return total
+
+
 def topk_core(B: CostBackend, rows: int, length: int, t: int, method: str = "tournament") -> Cost:
     """``tournament``: t tournaments over the padded width (steps ``iter{j}``; keys, indices and
     knock-outs are local). ``bitonic``: one sorting network (step ``sort``). ``merge``: the bitonic top-t
-    merge (step ``top``)."""
+    merge (step ``top``). ``rank``: ``rank_top`` on ``topk.rank_plan``'s levels (step ``top``)."""
+    if method == "rank":
+        from protocols.mpc.topk import rank_plan
+
+        return rank_top(B, rows, length, t, rank_plan(length, t), 2).labelled("top")
     if method == "bitonic":
         return bitonic(B, rows, pad_pow2(length), 2).labelled("sort")
     if method == "merge":
@@ -71,3 +90,14 @@ def topk_auto(B: CostBackend, rows: int, length: int, t: int, method: str = "aut
     from protocols.mpc.topk import choose_method
 
     return topk_core(B, rows, length, t, choose_method(length, t, method))
+
+
+def pick_method(B: CostBackend, rows: int, length: int, t: int, network) -> str:
+    """The network-aware public rule: the method whose cost on ``B`` (``topk_core``) has the least modelled
+    latency (``simulators.network.latency``: rounds x RTT/2 + bytes / bandwidth) on ``network``; on a tie the
+    order of ``topk.METHODS``. Public sizes and a public link only. On LAN the bytes decide (``merge`` at the
+    models' sizes), on WAN the rounds (``rank``)."""
+    from protocols.mpc.topk import METHODS
+    from simulators.network import latency
+
+    return min(METHODS[1:], key=lambda m: latency(topk_core(B, rows, length, t, m), network))

@@ -5,10 +5,11 @@ import functionalities.dispatch as F
 import protocols.mpc.cryptomoe_dispatch as P
 from analysis.cost_models import cheetah, crypten
 from analysis.cost_models import moe as M
-from analysis.entries._moe_params import ALIASES, ROUTING_DEFAULTS, derive_capacity
+from analysis.entries._moe_params import ALIASES, ROUTING_DEFAULTS, TOPK_DEFAULTS, derive_capacity, derive_topk
 from analysis.entry import BadCase, Entry, InputSpec, exact_check, register
 from analysis.strategies import fixed_values, routing_inputs, routing_params, tensor
 from functionalities.errors import FixedPointRangeError, PublicParameterError, ShapeError
+from protocols.mpc.topk import METHODS
 
 
 def specs(p):
@@ -56,16 +57,27 @@ def intermediates(p, i) -> dict:
     return {"S": priorities(i["K"], i["W"], p["experts"]), "S'": S, "T": r.T, "O": O, "X": X}
 
 
-def dispatch_entry(name: str, summary: str, real, structure, doc: str, params_strategy=routing_params) -> Entry:
-    """A dispatch entry (same spec, inputs, checks, bad cases for every realisation of F_dispatch)."""
+def derive_dispatch_topk(p: dict) -> dict:
+    """``derive_capacity``, then ``derive_topk`` for the top-t of E rows of k m candidates."""
+    p = derive_capacity(p)
+    return derive_topk(p, p["experts"], p["top_k"] * p["tokens"], p["capacity"])
+
+
+def dispatch_entry(name: str, summary: str, real, structure, doc: str, params_strategy=routing_params,
+                   topk: bool = False) -> Entry:
+    """A dispatch entry (same spec, inputs, checks, bad cases for every realisation of F_dispatch). ``topk``:
+    the realisation has a top-t, whose method is the parameter ``topk`` (``TOPK_DEFAULTS``, with ``network``)."""
+    method = (lambda p: {"method": p.get("topk", "auto")}) if topk else (lambda p: {})
+
     def cost(B):
-        return lambda p: structure(B, p["tokens"], p["hidden"], p["experts"], p["top_k"], p["capacity"])
+        return lambda p: structure(B, p["tokens"], p["hidden"], p["experts"], p["top_k"], p["capacity"], **method(p))
     return Entry(
         name=name, functionality="dispatch", kind="mpc", summary=summary,
         ideal=lambda p, i: F.dispatch(i["x"], i["K"], i["W"], p["experts"], p["capacity"]),
-        real=lambda p, s: real(s["x"], s["K"], s["W"], p["experts"], p["capacity"]),
-        validate=validate, input_specs=specs, defaults=dict(ROUTING_DEFAULTS), aliases=ALIASES,
-        derive=derive_capacity, costs={"crypten": cost(crypten), "cheetah": cost(cheetah)},
+        real=lambda p, s: real(s["x"], s["K"], s["W"], p["experts"], p["capacity"], **method(p)),
+        validate=validate, input_specs=specs,
+        defaults={**ROUTING_DEFAULTS, **(TOPK_DEFAULTS if topk else {})}, aliases=ALIASES,
+        derive=derive_dispatch_topk if topk else derive_capacity, costs={"crypten": cost(crypten), "cheetah": cost(cheetah)},
         params_strategy=params_strategy, inputs_strategy=inputs,
         check=lambda ideal, real_out, p, i: exact_check(ideal, real_out, p, i, 0.0),   # selections, exact matmul
         error_bound=lambda p: 0.0, leakage=("tokens", "hidden", "experts", "top_k", "capacity"), doc=doc,
@@ -74,4 +86,6 @@ def dispatch_entry(name: str, summary: str, real, structure, doc: str, params_st
 
 register(dispatch_entry("cryptomoe.dispatch",
                         "CryptoMoE dispatch: equal, mux, top-t per expert, one-hot, one batched matmul",
-                        P.dispatch, M.cryptomoe_dispatch, "docs/protocols/cryptomoe_dispatch.md"))
+                        P.dispatch, M.cryptomoe_dispatch, "docs/protocols/cryptomoe_dispatch.md", topk=True,
+                        params_strategy=lambda: routing_params().flatmap(
+                            lambda p: st.sampled_from(METHODS).map(lambda m: {**p, "topk": m}))))

@@ -11,7 +11,8 @@ import protocols.mpc.secmoe_moe as SM
 from analysis.cost_models import cheetah, crypten
 from analysis.cost_models import moe as M
 from analysis.cost_models import moe_paper as MP
-from analysis.entries._moe_params import ALIASES, derive_capacity
+from analysis.entries._moe_params import ALIASES, TOPK_DEFAULTS, derive_capacity
+from analysis.entries.cryptomoe_dispatch import derive_dispatch_topk
 from analysis.moe_checks import check_layer, layer_bad_cases, layer_bound, layer_errors, layer_inputs, layer_specs
 from analysis.entry import Entry, register
 from analysis.strategies import routing_params
@@ -118,7 +119,8 @@ def _shape(p) -> tuple:
 def _cryptomoe_cost(B):
     return _layer_cost(B, lambda B, p: MP.cryptomoe_layer(B, *_shape(p), p["capacity"]),
                        lambda B, p, **h: M.cryptomoe_moe(B, *_shape(p), p["capacity"],
-                                                         choose_variant(p["tokens"], p["hidden"]), **h))
+                                                         choose_variant(p["tokens"], p["hidden"]),
+                                                         method=p.get("topk", "auto"), **h))
 
 
 def _dense_cost(B):
@@ -130,14 +132,15 @@ def _cipherprune_cost(B):
                        lambda B, p, **h: M.cipherprune_moe(B, *_shape(p), p["capacity"], **h))
 
 
-def _layer_real(protocol, balanced: bool):
+def _layer_real(protocol, balanced: bool, topk: bool = False):
     """The real run of a layer with a ``linear`` choice: shared weights for "shares", the server's plaintext
-    ones (``own``) for "he"."""
+    ones (``own``) for "he"; ``topk``: the layer takes the dispatch's top-t method (parameter ``topk``)."""
     def real(p, s, own):
         he = (_he_class(p), SM.he_params(p["he_poly_degree"])) if p.get("linear") == "he" else None
         extra = (p["capacity"],) if balanced else ()
+        method = {"topk": p.get("topk", "auto")} if topk else {}
         return protocol(s["x"], s["w_g"], s["U"], s["V"], s["D"], p["top_k"], *extra, linear=p.get("linear", "shares"),
-                        he=he, server_weights=own if "U" in own else None, bsgs=bool(p.get("bsgs")))
+                        he=he, server_weights=own if "U" in own else None, bsgs=bool(p.get("bsgs")), **method)
     return real
 
 
@@ -185,7 +188,8 @@ register(layer_entry(
     "cryptomoe.moe", "balanced",
     "CryptoMoE layer: gate, balanced dispatch (capacity t), SwiGLU experts on E x t rows (linear=he: HE batch "
     "matmul on the server's plaintext weights), combine",
-    _layer_real(CM.moe, True), hybrid=True, derive=derive_capacity, costs=_both(_cryptomoe_cost)))
+    _layer_real(CM.moe, True, topk=True), hybrid=True, derive=derive_dispatch_topk, costs=_both(_cryptomoe_cost),
+    defaults={**DEFAULTS, **HYBRID_DEFAULTS, **TOPK_DEFAULTS}))
 
 register(layer_entry(
     "dense.moe", "exact", "dense baseline: every expert on every token, zero weight for unselected experts "

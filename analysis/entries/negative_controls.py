@@ -39,6 +39,7 @@ import analysis.entries.moe_layers  # noqa: F401
 import protocols.mpc.cryptomoe_dispatch as CD
 import protocols.mpc.gate as G
 from analysis.entry import registered, register
+from analysis.strategies import routing_params
 from protocols.he.leaks import ZeroGenerator, key_copy, unflooded
 from protocols.mpc import leaks
 from protocols.runtime import step
@@ -46,7 +47,9 @@ from protocols.runtime.faults import planted
 
 
 def _control(base: str, name: str, summary: str, **changes):
-    """The secure entry ``base`` composed with a leak (``changes``): a control, without cost models."""
+    """The secure entry ``base`` composed with a leak (``changes``): a control, without cost models. The
+    dispatch controls draw their sizes as before the top-t method became a parameter (``routing_params``): their
+    leaks do not depend on it, and their recorded security runs stay the same draws."""
     return register(replace(registered(base), name=name, negative_control=True,
                             summary=f"NEGATIVE CONTROL: {summary}", costs={}, **changes))
 
@@ -100,14 +103,14 @@ def _he_unmasked(base):
 
 
 _control("cryptomoe.dispatch", "leaky.dispatch", "CryptoMoE dispatch that opens the top-t token indices",
-         real=_dispatch({"T": _open_indices}))
+         real=_dispatch({"T": _open_indices}), params_strategy=routing_params)
 _control("cryptomoe.matmul", "unmasked.matmul", "HE matmul whose result reaches the client without the mask",
          real=_he_unmasked(registered("cryptomoe.matmul").real))
 _control("equal", "leaky_dealer.equal", "equal with a dealer that gives the client the server's triple halves",
          dealer="leaky")
 _control("cryptomoe.dispatch", "reuse.dispatch",
          "CryptoMoE dispatch with a dealer that repeats one row of each Beaver mask (mux: one row for all experts)",
-         dealer="reuse-rows")
+         dealer="reuse-rows", params_strategy=routing_params)
 _control("gate", "share_sent.gate", "gate whose client sends its share of K to the server (claimed masked)",
          real=_gate({"K": _in_step("topk", lambda K: leaks.send_share(K, sender=0))}))
 _control("gate", "gathered.gate", "gate whose parties all_gather their shares of K (claimed masked)",
@@ -117,7 +120,7 @@ _control("gate", "round_channel.gate", "gate with one extra round iff the server
 _control("gate", "occasional.gate", "gate that opens K in the clear in one run of 8",
          real=_gate({"K": _in_step("topk", leaks.sometimes_open)}))
 _control("cryptomoe.dispatch", "weak_mask.dispatch", "CryptoMoE dispatch that opens S + r, r < 2^20",
-         real=_dispatch({"S": _in_step("mux", leaks.open_weakly_masked)}))
+         real=_dispatch({"S": _in_step("mux", leaks.open_weakly_masked)}), params_strategy=routing_params)
 _control("gate", "one_token.gate", "gate that opens the bit [K[0, 0] == 0] (claimed masked)",
          real=_gate({"K": _in_step("topk", lambda K: leaks.open_claimed(K[0:1, 0:1].eq(0)))}))
 _control("cryptomoe.matmul", "key_leak.matmul",

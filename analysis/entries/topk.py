@@ -4,6 +4,7 @@ from hypothesis import strategies as st
 import functionalities.topk as F
 import protocols.mpc.topk as P
 from analysis.cost_models import cheetah, crypten
+from analysis.entries._moe_params import derive_topk
 from analysis.entry import BadCase, Entry, InputSpec, exact_check, register
 from analysis.strategies import fixed_values, tensor
 from functionalities.errors import FixedPointRangeError, PublicParameterError, ShapeError
@@ -20,13 +21,15 @@ register(Entry(
     name="topk",
     functionality="topk",
     kind="mpc",
-    summary="top-t values and indices of each row (tournaments, a bitonic network or the top-t merge; ties to the lower index)",
+    summary="top-t values and indices of each row (tournaments, a bitonic network, the top-t merge or ranking; "
+            "ties to the lower index)",
     ideal=lambda p, i: F.topk(i["x"], p["t"]),
     real=lambda p, s: P.topk(s["x"], p["t"], p["method"]),
     validate=lambda p, i: (P.choose_method(p["length"], p["t"], p["method"]),
                            F.validate(p["rows"], p["length"], p["t"], i.get("x"))),
     input_specs=lambda p: [InputSpec("x", 0, (p["rows"], p["length"]))],
-    defaults={"rows": 4, "length": 16, "t": 2, "method": "auto"},
+    defaults={"rows": 4, "length": 16, "t": 2, "method": "auto", "network": None},
+    derive=lambda p: derive_topk(p, p["rows"], p["length"], p["t"], key="method"),
     aliases={"capacity": "t"},
     costs={"crypten": lambda p: crypten.topk(p["rows"], p["length"], p["t"], p["method"]),
            "cheetah": lambda p: cheetah.topk(p["rows"], p["length"], p["t"], p["method"])},

@@ -193,3 +193,44 @@ def bits_times_public(bits: MPCTensor, matrix: torch.Tensor) -> MPCTensor:
     from functionalities.fixed_point import FRAC_BITS, encode
 
     return from_ring(ring(bits).matmul(encode(matrix)), precision=FRAC_BITS)
+
+
+def rank_top(keys: MPCTensor, payload: MPCTensor, t: int, sizes: list[int]) -> tuple[MPCTensor, MPCTensor]:
+    """The top ``t`` of each row of distinct integer ``keys`` (P x n) sorted descending, carrying ``payload``
+    (P x n x c), by ranking: constant rounds per level, no sorting network.
+
+    Level l (step ``level{l}``) cuts each row into groups of g = ``sizes[l]`` (the last group padded with
+    distinct keys below every real one) and, in each group,
+    1. compares every pair at once: ONE comparison of P G g (g - 1)/2 pairs (8 rounds);
+    2. ranks locally: r_i = #{j : key_j > key_i} = sum_{j > i} [key_i < key_j] + sum_{j < i} (1 - [key_j < key_i])
+       (the keys are distinct, so the ranks are 0 .. g - 1, each once);
+    3. selects the group's top t in order: the one-hot h_ij = [r_i == j] for j < t (ONE equality of P G g t,
+       7 rounds) times the keys and payload, summed over i (ONE multiplication, no truncation, 1 round).
+    The G t survivors of a row go to the next level; the last level has one group, so its output is the row's
+    top t, sorted. 16 rounds a level; nothing is opened. ``sizes`` is a public plan (``topk.rank_plan``)."""
+    k, p = ring(keys), ring(payload)
+    rows, c = k.shape[0], p.shape[-1]
+    rank0 = current_party().rank == 0
+    for level, g in enumerate(sizes):
+        n = k.shape[1]
+        groups = -(-n // g)
+        with step(f"level{level}"):
+            if groups * g > n:
+                # pads: distinct (one range per level) and far below every real key
+                extra = groups * g - n
+                pad = -(2**62) - (level << 32) - torch.arange(extra, dtype=torch.long)
+                k = torch.cat([k, (pad if rank0 else torch.zeros_like(pad)).expand(rows, extra)], dim=1)
+                p = torch.cat([p, torch.zeros(rows, extra, c, dtype=torch.long)], dim=1)
+            kg = k.reshape(rows * groups, g)
+            left, right = torch.triu_indices(g, g, 1)
+            below = ring(less_than(from_ring(kg[:, left]), from_ring(kg[:, right])))    # [key_i < key_j], i < j
+            one = torch.ones_like(below) if rank0 else torch.zeros_like(below)
+            r = torch.zeros_like(kg)
+            r.index_add_(1, left, below)
+            r.index_add_(1, right, one - below)
+            h = equal(from_ring(r.unsqueeze(-1).expand(-1, -1, t).contiguous()), torch.arange(t))  # (P G, g, t)
+            both = from_ring(torch.cat([kg.unsqueeze(-1), p.reshape(rows * groups, g, c)], dim=-1))
+            picked = ring((h.unsqueeze(-1) * both.unsqueeze(-2)).sum(1))             # (P G, t, 1 + c)
+        k = picked[..., 0].reshape(rows, groups * t)
+        p = picked[..., 1:].reshape(rows, groups * t, c)
+    return from_ring(k), from_ring(p)

@@ -1,13 +1,17 @@
 """Pi_topk: top-t along the last axis, values + indices, ties -> lower index (spec: functionalities/topk.py).
 
-Three methods, chosen by a public rule (``choose_method``: the fewest comparisons, ``network_size``):
+Four methods, chosen by a public rule (``choose_method``: the fewest comparisons, ``network_size``; the
+analysis layer's ``sorting.pick_method`` picks by modelled latency on a given network instead):
 ``tournament`` (t knock-out tournaments, for t << L), ``bitonic`` (one bitonic sorting network:
-log2 L' (log2 L' + 1) / 2 stages instead of t log2 L' levels) and ``merge`` (the bitonic top-t merge,
+log2 L' (log2 L' + 1) / 2 stages instead of t log2 L' levels), ``merge`` (the bitonic top-t merge,
 ``primitives.bitonic_top``: blocks of b = 2^ceil(log2 t) sorted, then log2(L'/b) levels that keep the top b
-of each pair of blocks -- depth grows with log L' log b, not log^2 L').
+of each pair of blocks -- depth grows with log L' log b, not log^2 L') and ``rank`` (``primitives.rank_top``:
+at most ``RANK_LEVELS`` levels, each ranking groups by comparing all their pairs at once and keeping each
+group's top t -- 16 rounds a level whatever L and t, paid for with about g/2 comparisons per candidate).
 
 1. Keys (local): each entry's ring value X (scale 2^16) becomes the distinct integer
-   ``key = X * L' + (L' - 1 - i)`` where L' is L padded to a power of two; padding gets key -2^62.
+   ``key = X * L' + (L' - 1 - i)`` where L' is L padded to a power of two; padding gets key -2^62 (the
+   rank method's padding: distinct keys from -2^62 down).
    Equal values now differ, in favour of the lower index -- the tie rule costs nothing.
 2. ``iter{j}`` for j < t: a tournament (``primitives.tournament``) over the keys returns the winner's
    value and one-hot (log2 L' levels, each: one comparison + one multiplexer). The index is
@@ -22,20 +26,57 @@ Range: |x| <= FIXED_POINT_RANGE = 2^10 (so |key| < 2^(26+20+1) for L' <= 2^20, f
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from functionalities.topk import validate
 from protocols.crypten_shim import MPCTensor, current_party
 from protocols.runtime import step
 
-from .primitives import bitonic_sort, bitonic_top, pad_pow2, tournament
+from .primitives import bitonic_sort, bitonic_top, pad_pow2, rank_top, tournament
 from .sharing import from_ring, ring, scale_of
 
 PAD_KEY = -(2**62)
 KNOCKOUT = 2**61
 
 
-METHODS = ("auto", "tournament", "bitonic", "merge")
+METHODS = ("auto", "tournament", "bitonic", "merge", "rank")
+
+#: the most levels ``rank_plan`` uses (16 rounds each): the rank method's point is its depth
+RANK_LEVELS = 3
+
+
+@functools.lru_cache(maxsize=256)
+def rank_plan(length: int, t: int) -> tuple[int, ...]:
+    """The group sizes, level by level, of the ``rank`` method on a row of ``length`` (``primitives.rank_top``):
+    groups of g at every level but the last, which ranks the n survivors in one group of n. Public rule: among
+    the plans of at most ``RANK_LEVELS`` levels (one g > t for every level), the fewest comparisons and
+    equalities (``rank_work``); on a tie the fewer levels, then the smaller g."""
+    best: tuple[tuple[int, int, int], tuple[int, ...]] | None = None
+    for g in range(t + 1, length + 1):
+        sizes, n = [], length
+        while n > g and len(sizes) < RANK_LEVELS - 1:
+            sizes.append(g)
+            n = -(-n // g) * t
+        if n > g:
+            continue                            # would need more levels
+        sizes.append(n)
+        key = (rank_work(length, t, tuple(sizes)), len(sizes), g)
+        if best is None or key < best[0]:
+            best = (key, tuple(sizes))
+    return best[1] if best is not None else (length,)
+
+
+def rank_work(length: int, t: int, sizes: tuple[int, ...]) -> int:
+    """Comparisons + equalities of ``primitives.rank_top`` on one row: per level with G groups of g,
+    G g (g - 1)/2 pair comparisons and G g t rank equalities."""
+    work, n = 0, length
+    for g in sizes:
+        groups = -(-n // g)
+        work += groups * (g * (g - 1) // 2 + g * t)
+        n = groups * t
+    return work
 
 
 def network_size(length: int, t: int, method: str) -> tuple[int, int]:
@@ -55,6 +96,9 @@ def network_size(length: int, t: int, method: str) -> tuple[int, int]:
         levels = s - sb
         merges = sum((width >> (l + 1)) + sb * (width >> (l + 2)) for l in range(levels))
         return width // 2 * sb * (sb + 1) // 2 + merges, sb * (sb + 1) // 2 + levels * (1 + sb)
+    if method == "rank":
+        sizes = rank_plan(length, t)
+        return rank_work(length, t, sizes), 2 * len(sizes)
     raise ValueError(method)
 
 
@@ -67,16 +111,19 @@ def choose_method(length: int, t: int, method: str = "auto") -> str:
         raise PublicParameterError(f"method must be one of {METHODS}, got {method!r}")
     if method != "auto":
         return method
+    validate(1, length, t)
     return min(METHODS[1:], key=lambda m: network_size(length, t, m))
 
 
-def _keys(x: MPCTensor) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """Distinct integer keys (ties -> lower index wins) and values, padded to a power of two."""
+def _keys(x: MPCTensor, width: int | None = None) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Distinct integer keys (ties -> lower index wins) and values, padded to ``width`` (default: a power of
+    two). The key is X L' + (L' - 1 - i), L' = L padded to a power of two, whatever the width."""
     rows, length = x.shape
-    width = pad_pow2(length)
+    scale = pad_pow2(length)
+    width = scale if width is None else width
     rank0 = current_party().rank == 0
-    offsets = torch.arange(width - 1, -1, -1, dtype=torch.long)[:length]
-    key = ring(x) * width + (offsets if rank0 else 0)
+    offsets = torch.arange(scale - 1, -1, -1, dtype=torch.long)[:length]
+    key = ring(x) * scale + (offsets if rank0 else 0)
     val = ring(x)
     if width > length:
         pad = torch.full((rows, width - length), PAD_KEY if rank0 else 0, dtype=torch.long)
@@ -97,7 +144,7 @@ def topk_labels(x: MPCTensor, t: int, labels: torch.Tensor | None = None, method
     if chosen == "tournament":
         values, _, onehots = topk_with_onehots(x, t)
         return values, from_ring((ring(onehots) * labels).sum(-1))
-    key, val, width = _keys(x)
+    key, val, width = _keys(x, length if chosen == "rank" else None)
     lab = torch.zeros(width, dtype=torch.long)
     lab[:length] = labels
     lab_share = lab if current_party().rank == 0 else torch.zeros_like(lab)
@@ -105,6 +152,9 @@ def topk_labels(x: MPCTensor, t: int, labels: torch.Tensor | None = None, method
     if chosen == "merge":
         with step("top"):
             _, moved = bitonic_top(from_ring(key), from_ring(payload), min(pad_pow2(t), width))
+    elif chosen == "rank":
+        with step("top"):
+            _, moved = rank_top(from_ring(key), from_ring(payload), t, list(rank_plan(length, t)))
     else:
         with step("sort"):
             _, moved = bitonic_sort(from_ring(key), from_ring(payload))
