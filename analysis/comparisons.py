@@ -115,8 +115,10 @@ def where_the_bytes_go(layers, model: str = "DeepSeekMoE-16B", backend: str = "c
 def topk_methods_table(backend: str = "cheetah", capacity_factor: float = 1.0) -> pd.DataFrame:
     """The dispatch's top-t (E rows of k m candidates, keep t) by every method at the three models' sizes
     (m = 128): rounds, MB (both directions), modelled LAN and WAN latency (``simulators/network``), and which
-    one ``topk.choose_method`` picks."""
+    one each rule picks: ``topk.choose_method`` (no network: the fewest comparisons) and ``sorting.pick_method``
+    on LAN and on WAN (the least modelled latency on ``backend``)."""
     from analysis.cost_models import cheetah, crypten
+    from analysis.cost_models.sorting import pick_method
     from analysis.published import MODELS, TOKENS
     from functionalities.routing import resolve_capacity
     from protocols.mpc.topk import METHODS, choose_method
@@ -126,44 +128,55 @@ def topk_methods_table(backend: str = "cheetah", capacity_factor: float = 1.0) -
     for model, cfg in MODELS.items():
         E, k = cfg["experts"], cfg["top_k"]
         t = resolve_capacity(TOKENS, E, k, None, capacity_factor)
-        picked = choose_method(k * TOKENS, t)
+        picks = {"no network": choose_method(k * TOKENS, t), "LAN": pick_method(B, E, k * TOKENS, t, LAN),
+                 "WAN": pick_method(B, E, k * TOKENS, t, WAN)}
         for method in METHODS[1:]:
             c = B.topk_auto(E, k * TOKENS, t, method)
             rows.append({"model": model, "E": E, "k m": k * TOKENS, "t": t, "method": method,
-                         "picked": method == picked, "rounds": c.rounds, "MB": c.bytes / 1e6,
-                         "LAN s": latency(c, LAN), "WAN s": latency(c, WAN)})
+                         "rounds": c.rounds, "MB": c.bytes / 1e6, "LAN s": latency(c, LAN), "WAN s": latency(c, WAN),
+                         "picked": ", ".join(rule for rule, m in picks.items() if m == method) or "-"})
     return pd.DataFrame(rows)
 
 
 def layer_rounds_table(backend: str = "cheetah", capacity_factor: float = 1.0) -> pd.DataFrame:
-    """Rounds per step of the CryptoMoE layer (``linear=he``) with its dispatch's top-t by each method (the
-    one ``choose_method`` picks marked), beside dense (no top-t), per model."""
+    """Rounds per step of dense and of the CryptoMoE layer (``linear=he``) per model, with the gate's top-k by
+    tournaments or ranking and the dispatch's top-t by each method, and each layer's modelled LAN and WAN
+    latency. ``picked by``: the rule without a network (``choose_method``, ``choose_onehot_method``) and the
+    network rule on LAN and on WAN (``sorting.pick_method``, ``pick_onehot_method`` on ``backend``)."""
     from analysis.cost_models import cheetah, crypten
     from analysis.cost_models import moe as M
+    from analysis.cost_models.sorting import pick_method, pick_onehot_method
     from analysis.published import MODELS, TOKENS
     from functionalities.routing import resolve_capacity
     from protocols.mpc.cryptomoe_combine import choose_variant
     from protocols.mpc.secmoe_moe import he_params
-    from protocols.mpc.topk import choose_method
+    from protocols.mpc.topk import METHODS, choose_method, choose_onehot_method
 
     B = cheetah if backend == "cheetah" else crypten
     out = []
+
+    def row(model, layer, cost, picked):
+        steps = dict(cost.steps)
+        rounds = {s: steps[s].rounds if s in steps else 0
+                  for s in ("gate", "gate/topk", "weights", "dispatch", "dispatch/topk", "experts", "combine")}
+        out.append({"model": model, "layer": layer, **rounds, "total": cost.rounds, "MB/token": cost.bytes / 1e6 / TOKENS,
+                    "LAN s": latency(cost, LAN), "WAN s": latency(cost, WAN), "picked by": picked or "-"})
+
     for model, cfg in MODELS.items():
         m, d, f, E, k = TOKENS, cfg["hidden"], cfg["ffn"], cfg["experts"], cfg["top_k"]
         t = resolve_capacity(m, E, k, None, capacity_factor)
-        dense = M.dense_moe(B, m, d, f, E, k, "he", he_params=he_params())
-        out.append({"model": model, "layer": "dense", **{s: dict(dense.steps)[s].rounds
-                                                          for s in ("gate", "weights", "experts", "combine")},
-                    "total": dense.rounds})
-        now = choose_method(k * m, t)
-        for method in ("tournament", "bitonic", "merge"):
-            label = f"CryptoMoE, {method}" + (" (picked)" if method == now else "")
-            disp = M.cryptomoe_dispatch(B, m, d, E, k, t, method)
-            layer = (B.gate(m, d, E, k).labelled("gate") + disp.labelled("dispatch")
-                     + M.layer_experts(B, E, t, d, f, True, "he", "batch", False, he_params(), None).labelled("experts")
-                     + M.cryptomoe_combine(B, m, d, E, t, choose_variant(m, d)).labelled("combine"))
-            steps = dict(layer.steps)
-            out.append({"model": model, "layer": label, "gate": steps["gate"].rounds,
-                        "dispatch": steps["dispatch"].rounds, "dispatch/topk": steps["dispatch/topk"].rounds,
-                        "experts": steps["experts"].rounds, "combine": steps["combine"].rounds, "total": layer.rounds})
+        gate_picks = {"no network": choose_onehot_method(E, k), "LAN": pick_onehot_method(B, m, E, k, LAN),
+                      "WAN": pick_onehot_method(B, m, E, k, WAN)}
+        picks = {"no network": choose_method(k * m, t), "LAN": pick_method(B, E, k * m, t, LAN),
+                 "WAN": pick_method(B, E, k * m, t, WAN)}
+        for gate in ("tournament", "rank"):
+            cost = M.dense_moe(B, m, d, f, E, k, "he", he_params=he_params(), gate_method=gate)
+            row(model, f"dense, gate {gate}", cost, ", ".join(r for r, g in gate_picks.items() if g == gate))
+        combos = [("tournament", method) for method in METHODS[1:]] + [("rank", "rank")]
+        combos += [pair for pair in {(gate_picks[r], picks[r]) for r in picks} if pair not in combos]
+        for gate, method in combos:
+            cost = M.cryptomoe_moe(B, m, d, f, E, k, t, choose_variant(m, d), "he", he_params=he_params(),
+                                   method=method, gate_method=gate)
+            row(model, f"CryptoMoE, gate {gate}, dispatch {method}", cost,
+                ", ".join(r for r in picks if (gate_picks[r], picks[r]) == (gate, method)))
     return pd.DataFrame(out)

@@ -170,3 +170,63 @@ def test_rank_passes_the_security_checks(name, params):
     entry = registry.get(name)
     results = harness.security_results(entry, runs=4, seed=0, params=entry.resolve(params))
     assert results and all(r.passed for r in results), [(r.check, r.failures) for r in results if not r.passed]
+
+
+# -- the gate's top-k with one-hots: one level of ranking over the E logits ---------------------------------
+def test_the_gate_by_rank_equals_its_spec_and_model_with_tied_logits():
+    entry = registry.get("gate")
+    params = entry.resolve({"tokens": 3, "hidden": 2, "experts": 5, "top_k": 3, "topk": "rank"})
+    x = torch.tensor([[0.5, 0.5], [1.0, 0.0], [0.0, 0.0]])
+    w_g = torch.tensor([[0.5, 0.5, 0.25, 0.5, -0.5], [0.5, 0.5, 0.25, 0.5, 0.25]])   # tied experts 0, 1, 3
+    ex = harness.run_example(entry, params, {"x": x, "w_g": w_g})
+    assert ex.equivalence == [] and ex.cost == [], (ex.equivalence, ex.cost)
+    K, _ = harness.run_real(entry, params, {"x": x, "w_g": w_g}).outputs
+    assert K[2].tolist() == [0, 1, 2]                                                # all logits 0: lowest indices
+
+
+def test_the_gate_rule_and_its_costs():
+    from analysis.cost_models.sorting import pick_onehot_method, topk_onehots
+    from protocols.mpc.topk import choose_onehot_method, onehot_work
+
+    lt, eq = crypten.less_than_zero(1), crypten.equal_zero(1)
+    c = topk_onehots(crypten, 1, 64, 6, "rank")
+    assert c.rounds == lt.rounds + eq.rounds + 1
+    assert c.offline_bytes == 2016 * lt.offline_bytes + 384 * eq.offline_bytes + 8 * 384
+    assert onehot_work(64, 6, "rank") == (2016 + 384, 2)
+    for cfg in MODELS.values():
+        E, k = cfg["experts"], cfg["top_k"]
+        assert choose_onehot_method(E, k) == "tournament"                           # fewest comparisons
+        assert pick_onehot_method(cheetah, TOKENS, E, k, WAN) == "rank"
+        rank, tour = (cheetah.gate(TOKENS, 2048, E, k, m) for m in ("rank", "tournament"))
+        assert 10 * dict(rank.steps)["topk"].rounds < dict(tour.steps)["topk"].rounds
+
+
+def test_the_layers_resolve_both_top_t_on_a_network():
+    sizes = {"tokens": 128, "experts": 64, "top_k": 6, "hidden": 2048, "ffn": 1408}
+    crypto = registry.get("cryptomoe.moe").resolve({**sizes, "capacity_factor": 1.0, "network": "WAN"})
+    assert (crypto["topk"], crypto["gate_topk"]) == ("rank", "rank")
+    dense = registry.get("dense.moe").resolve({**sizes, "network": "WAN"})
+    assert dense["gate_topk"] == "rank" and registry.get("dense.moe").resolve(dense) == dense
+    assert registry.get("dense.moe").resolve({**sizes, "network": "LAN"})["gate_topk"] == "tournament"
+    with pytest.raises(PublicParameterError):
+        registry.get("dense.moe").resolve({"gate_topk": "merge"})            # no one-hots from the merge
+
+
+@pytest.mark.parametrize("name,params", [
+    ("cryptomoe.moe", {"tokens": 4, "hidden": 2, "ffn": 2, "experts": 3, "top_k": 2, "capacity": 3,
+                       "topk": "rank", "gate_topk": "rank"}),
+    ("dense.moe", {"tokens": 3, "hidden": 2, "ffn": 2, "experts": 3, "top_k": 2, "gate_topk": "rank"})])
+def test_the_layers_with_both_top_t_by_rank_equal_their_spec_and_model(name, params):
+    from analysis.strategies import draw_example_inputs
+
+    entry = registry.get(name)
+    p = entry.resolve(params)
+    ex = harness.run_example(entry, p, draw_example_inputs(entry, p, 0))
+    assert ex.equivalence == [] and ex.cost == [], (ex.equivalence, ex.cost)
+
+
+def test_the_gate_by_rank_passes_the_security_checks():
+    entry = registry.get("gate")
+    results = harness.security_results(entry, runs=4, seed=0, params=entry.resolve({"experts": 6, "top_k": 2,
+                                                                                      "topk": "rank"}))
+    assert results and all(r.passed for r in results), [(r.check, r.failures) for r in results if not r.passed]

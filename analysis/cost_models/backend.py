@@ -81,8 +81,8 @@ class CostBackend(Protocol):
     def topk(self, rows: int, length: int, t: int, method: str = "auto") -> Cost:
         """Pi_topk: ``topk_auto`` filed as step ``topk``."""
 
-    def gate(self, tokens: int, hidden: int, experts: int, top_k: int) -> Cost:
-        """Pi_gate: steps ``logits``, ``topk``, ``softmax``, ``select``."""
+    def gate(self, tokens: int, hidden: int, experts: int, top_k: int, method: str = "auto") -> Cost:
+        """Pi_gate: steps ``logits``, ``topk`` (by ``method``, ``topk.ONEHOT_METHODS``), ``softmax``, ``select``."""
 
 
 class SpuBackend(CostBackend, Protocol):

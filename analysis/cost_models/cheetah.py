@@ -237,13 +237,14 @@ def topk(rows: int, length: int, t: int, method: str = "auto") -> Cost:
     return topk_auto(rows, length, t, method).labelled("topk")
 
 
-def gate(tokens: int, hidden: int, experts: int, top_k: int) -> Cost:
+def gate(tokens: int, hidden: int, experts: int, top_k: int, method: str = "auto") -> Cost:
     """Pi_gate: steps ``logits`` (x times the server's plaintext W_g, m x d x E: one HE call),
-    ``topk`` (k tournaments over the E logits, as the protocol runs them), ``softmax`` (m x E), ``select``
+    ``topk`` (over the E logits by ``method``, as the protocol runs it: ``sorting.topk_onehots``), ``softmax``
+    (m x E), ``select``
     (the m x k x E one-hot bits times the scores)."""
     m, d, e, k = tokens, hidden, experts, top_k
     return (weights_matmul(m, d, e).labelled("logits")
-            + topk_core(m, e, k).labelled("topk")
+            + S.topk_onehots(_self(), m, e, k, method).labelled("topk")
             + softmax(m, e).labelled("softmax")
             + mux_bits(m * k * e, m * e, m * k * e).labelled("select"))   # one-hot bits x scores
 

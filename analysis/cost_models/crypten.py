@@ -118,12 +118,13 @@ def softmax(rows: int, cols: int) -> Cost:
     return exp(rows * cols) + reciprocal(rows) + mul(rows * cols, rows, rows * cols)
 
 
-def gate(tokens: int, hidden: int, experts: int, top_k: int) -> Cost:
-    """Pi_gate: steps ``logits`` (matmul m x d x E), ``topk`` (over the E logits), ``softmax``
+def gate(tokens: int, hidden: int, experts: int, top_k: int, method: str = "auto") -> Cost:
+    """Pi_gate: steps ``logits`` (matmul m x d x E), ``topk`` (over the E logits by ``method``:
+    ``sorting.topk_onehots``), ``softmax``
     (m x E), ``select`` (one-hots m x k x E times scores m x 1 x E)."""
     m, d, e, k = tokens, hidden, experts, top_k
     return (matmul(m, d, e).labelled("logits")
-            + topk_core(m, e, k).labelled("topk")
+            + S.topk_onehots(_self(), m, e, k, method).labelled("topk")
             + softmax(m, e).labelled("softmax")
             + mul(m * k * e, m * e, m * k * e).labelled("select"))
 

@@ -169,20 +169,21 @@ def layer_experts(B: CostBackend, E: int, rows: int, d: int, f: int, x_batched: 
 
 
 def cryptomoe_moe(B: CostBackend, m: int, d: int, f: int, E: int, k: int, t: int, variant: str,
-                  linear: str = "shares", bsgs: bool = False, he_params=None, sizes=None, method: str = "auto") -> Cost:
-    """gate -> dispatch (its top-t by ``method``) -> experts on E x t rows (``linear="he"``: the batch matmul,
-    ``he_params``) -> combine."""
-    return (B.gate(m, d, E, k).labelled("gate")
+                  linear: str = "shares", bsgs: bool = False, he_params=None, sizes=None, method: str = "auto",
+                  gate_method: str = "auto") -> Cost:
+    """gate (its top-k by ``gate_method``) -> dispatch (its top-t by ``method``) -> experts on E x t rows
+    (``linear="he"``: the batch matmul, ``he_params``) -> combine."""
+    return (B.gate(m, d, E, k, gate_method).labelled("gate")
             + cryptomoe_dispatch(B, m, d, E, k, t, method).labelled("dispatch")
             + layer_experts(B, E, t, d, f, True, linear, "batch", bsgs, he_params, sizes).labelled("experts")
             + cryptomoe_combine(B, m, d, E, t, variant).labelled("combine"))
 
 
 def dense_moe(B: CostBackend, m: int, d: int, f: int, E: int, k: int, linear: str = "shares", bsgs: bool = False,
-              he_params=None, sizes=None) -> Cost:
+              he_params=None, sizes=None, gate_method: str = "auto") -> Cost:
     """gate -> weights (m k E by m k) -> every expert on all m tokens (x broadcast; ``linear="he"``: BOLT,
-    ``up`` one product with every expert's columns) -> combine (E m d by E m)."""
-    return (B.gate(m, d, E, k).labelled("gate")
+    ``up`` one product with every expert's columns) -> combine (E m d by E m). ``gate_method``: the gate's top-k."""
+    return (B.gate(m, d, E, k, gate_method).labelled("gate")
             + B.mux_bits(m * k * E, m * k, m * k * E).labelled("weights")
             + layer_experts(B, E, m, d, f, False, linear, "bolt", bsgs, he_params, sizes,
                             shared_input=True).labelled("experts")

@@ -101,3 +101,25 @@ def pick_method(B: CostBackend, rows: int, length: int, t: int, network) -> str:
     from simulators.network import latency
 
     return min(METHODS[1:], key=lambda m: latency(topk_core(B, rows, length, t, m), network))
+
+
+def topk_onehots(B: CostBackend, rows: int, length: int, t: int, method: str = "auto") -> Cost:
+    """``topk.topk_onehots``: the method ``choose_onehot_method`` picks. ``tournament``: ``topk_core``'s t
+    tournaments; ``rank`` (step ``rank``): one comparison of rows L (L - 1)/2 pairs, one equality of rows L t,
+    one multiplexer of those bits by the rows L values (rows L t products)."""
+    from protocols.mpc.topk import choose_onehot_method
+
+    if choose_onehot_method(length, t, method) == "tournament":
+        return topk_core(B, rows, length, t, "tournament")
+    bits = rows * length * t
+    return (B.less_than_zero(rows * length * (length - 1) // 2) + B.equal_zero(bits)
+            + B.mux_bits(bits, rows * length, bits)).labelled("rank")
+
+
+def pick_onehot_method(B: CostBackend, rows: int, length: int, t: int, network) -> str:
+    """``pick_method`` for a top-t with one-hots (the gate's): the method of ``topk.ONEHOT_METHODS`` with the
+    least modelled latency of ``topk_onehots`` on ``network``."""
+    from protocols.mpc.topk import ONEHOT_METHODS
+    from simulators.network import latency
+
+    return min(ONEHOT_METHODS[1:], key=lambda m: latency(topk_onehots(B, rows, length, t, m), network))

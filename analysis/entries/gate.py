@@ -28,10 +28,12 @@ import functionalities.gate as F
 import protocols.mpc.gate as P
 from analysis import error_bounds as EB
 from analysis.cost_models import cheetah, crypten
+from analysis.entries._moe_params import TOPK_DEFAULTS, derive_topk
 from analysis.entry import BadCase, Entry, InputSpec, register
 from analysis.strategies import tensor
 from functionalities.errors import FixedPointRangeError, PublicParameterError, ShapeError
 from functionalities.fixed_point import ULP
+from protocols.mpc.topk import ONEHOT_METHODS, choose_onehot_method
 
 EPS_EXP = 0.00106 + (2**8 * (4 / 2**8 + 2) + 2 * (2**8 - 1)) * ULP
 
@@ -72,10 +74,15 @@ errors = EB.Errors(parts)
 check = errors.check
 
 
-def _params():
+def sizes():
+    """The gate's public sizes (its negative controls draw these: their leaks do not depend on the method)."""
     return st.integers(1, 8).flatmap(lambda e: st.fixed_dictionaries({
         "tokens": st.integers(1, 4), "hidden": st.integers(1, 4), "experts": st.just(e),
         "top_k": st.one_of(st.just(1), st.just(e), st.integers(1, e))}))
+
+
+def _params():
+    return sizes().flatmap(lambda p: st.sampled_from(ONEHOT_METHODS).map(lambda m: {**p, "topk": m}))
 
 
 def _inputs(p):
@@ -101,13 +108,15 @@ register(Entry(
     kind="mpc",
     summary="MoE router: logits x W_g, top-k experts of the logits, softmax scores at those experts",
     ideal=lambda p, i: F.gate(i["x"], i["w_g"], p["top_k"]),
-    real=lambda p, s: P.gate(s["x"], s["w_g"], p["top_k"]),
-    validate=lambda p, i: F.validate(p["tokens"], p["hidden"], p["experts"], p["top_k"], i.get("x"), i.get("w_g")),
+    real=lambda p, s: P.gate(s["x"], s["w_g"], p["top_k"], p.get("topk", "auto")),
+    validate=lambda p, i: (F.validate(p["tokens"], p["hidden"], p["experts"], p["top_k"], i.get("x"), i.get("w_g")),
+                           choose_onehot_method(p["experts"], p["top_k"], p.get("topk", "auto"))),
     input_specs=lambda p: [InputSpec("x", 0, (p["tokens"], p["hidden"])),
                            InputSpec("w_g", 1, (p["hidden"], p["experts"]))],
-    defaults={"tokens": 4, "hidden": 8, "experts": 8, "top_k": 2},
-    costs={"crypten": lambda p: crypten.gate(p["tokens"], p["hidden"], p["experts"], p["top_k"]),
-           "cheetah": lambda p: cheetah.gate(p["tokens"], p["hidden"], p["experts"], p["top_k"])},
+    defaults={"tokens": 4, "hidden": 8, "experts": 8, "top_k": 2, **TOPK_DEFAULTS},
+    derive=lambda p: derive_topk(p, p["tokens"], p["experts"], p["top_k"], onehots=True),
+    costs={"crypten": lambda p: crypten.gate(p["tokens"], p["hidden"], p["experts"], p["top_k"], p.get("topk", "auto")),
+           "cheetah": lambda p: cheetah.gate(p["tokens"], p["hidden"], p["experts"], p["top_k"], p.get("topk", "auto"))},
     params_strategy=_params,
     inputs_strategy=_inputs,
     check=check,
@@ -119,6 +128,7 @@ register(Entry(
                                 "G": F.gate_scores(i["x"], i["w_g"])},
     bad_cases=[
         BadCase("k > E", lambda p, i: ({**p, "top_k": p["experts"] + 1}, i), PublicParameterError),
+        BadCase("unknown top-k method", lambda p, i: ({**p, "topk": "merge"}, i), PublicParameterError),
         BadCase("W_g wrong shape", lambda p, i: (p, {**i, "w_g": torch.zeros(p["hidden"] + 1, p["experts"])}),
                 ShapeError),
         BadCase("x has NaN", lambda p, i: (p, {**i, "x": i["x"] * float("nan")}), FixedPointRangeError),

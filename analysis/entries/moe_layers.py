@@ -11,7 +11,7 @@ import protocols.mpc.secmoe_moe as SM
 from analysis.cost_models import cheetah, crypten
 from analysis.cost_models import moe as M
 from analysis.cost_models import moe_paper as MP
-from analysis.entries._moe_params import ALIASES, TOPK_DEFAULTS, derive_capacity
+from analysis.entries._moe_params import ALIASES, GATE_TOPK_DEFAULTS, TOPK_DEFAULTS, derive_capacity, derive_topk
 from analysis.entries.cryptomoe_dispatch import derive_dispatch_topk
 from analysis.moe_checks import check_layer, layer_bad_cases, layer_bound, layer_errors, layer_inputs, layer_specs
 from analysis.entry import Entry, register
@@ -120,11 +120,13 @@ def _cryptomoe_cost(B):
     return _layer_cost(B, lambda B, p: MP.cryptomoe_layer(B, *_shape(p), p["capacity"]),
                        lambda B, p, **h: M.cryptomoe_moe(B, *_shape(p), p["capacity"],
                                                          choose_variant(p["tokens"], p["hidden"]),
-                                                         method=p.get("topk", "auto"), **h))
+                                                         method=p.get("topk", "auto"),
+                                                         gate_method=p.get("gate_topk", "auto"), **h))
 
 
 def _dense_cost(B):
-    return _layer_cost(B, lambda B, p: MP.dense_layer(B, *_shape(p)), lambda B, p, **h: M.dense_moe(B, *_shape(p), **h))
+    return _layer_cost(B, lambda B, p: MP.dense_layer(B, *_shape(p)),
+                       lambda B, p, **h: M.dense_moe(B, *_shape(p), gate_method=p.get("gate_topk", "auto"), **h))
 
 
 def _cipherprune_cost(B):
@@ -132,13 +134,19 @@ def _cipherprune_cost(B):
                        lambda B, p, **h: M.cipherprune_moe(B, *_shape(p), p["capacity"], **h))
 
 
-def _layer_real(protocol, balanced: bool, topk: bool = False):
+def _derive_gate(p: dict) -> dict:
+    """``derive_topk`` for the gate's top-k (k of E per token, with one-hots): parameter ``gate_topk``."""
+    return derive_topk(p, p["tokens"], p["experts"], p["top_k"], key="gate_topk", onehots=True)
+
+
+def _layer_real(protocol, balanced: bool, topk: tuple[str, ...] = ()):
     """The real run of a layer with a ``linear`` choice: shared weights for "shares", the server's plaintext
-    ones (``own``) for "he"; ``topk``: the layer takes the dispatch's top-t method (parameter ``topk``)."""
+    ones (``own``) for "he"; ``topk``: the top-t method parameters the layer takes (``topk`` for its dispatch,
+    ``gate_topk`` for its gate)."""
     def real(p, s, own):
         he = (_he_class(p), SM.he_params(p["he_poly_degree"])) if p.get("linear") == "he" else None
         extra = (p["capacity"],) if balanced else ()
-        method = {"topk": p.get("topk", "auto")} if topk else {}
+        method = {key: p.get(key, "auto") for key in topk}
         return protocol(s["x"], s["w_g"], s["U"], s["V"], s["D"], p["top_k"], *extra, linear=p.get("linear", "shares"),
                         he=he, server_weights=own if "U" in own else None, bsgs=bool(p.get("bsgs")), **method)
     return real
@@ -188,13 +196,15 @@ register(layer_entry(
     "cryptomoe.moe", "balanced",
     "CryptoMoE layer: gate, balanced dispatch (capacity t), SwiGLU experts on E x t rows (linear=he: HE batch "
     "matmul on the server's plaintext weights), combine",
-    _layer_real(CM.moe, True, topk=True), hybrid=True, derive=derive_dispatch_topk, costs=_both(_cryptomoe_cost),
-    defaults={**DEFAULTS, **HYBRID_DEFAULTS, **TOPK_DEFAULTS}))
+    _layer_real(CM.moe, True, topk=("topk", "gate_topk")), hybrid=True, derive=lambda p: _derive_gate(derive_dispatch_topk(p)),
+    costs=_both(_cryptomoe_cost), defaults={**DEFAULTS, **HYBRID_DEFAULTS, **TOPK_DEFAULTS, **GATE_TOPK_DEFAULTS}))
 
 register(layer_entry(
     "dense.moe", "exact", "dense baseline: every expert on every token, zero weight for unselected experts "
     "(linear=he: BOLT on the server's plaintext weights)",
-    _layer_real(DM.moe, False), hybrid=True, costs=_both(_dense_cost),
+    _layer_real(DM.moe, False, topk=("gate_topk",)), hybrid=True, costs=_both(_dense_cost), derive=_derive_gate,
+    defaults={**{k: v for k, v in DEFAULTS.items() if k not in ("capacity", "capacity_factor")}, **HYBRID_DEFAULTS,
+              **GATE_TOPK_DEFAULTS},
     params_strategy=lambda: _small_params().map(lambda p: {k: v for k, v in p.items() if k != "capacity"})))
 
 register(layer_entry(

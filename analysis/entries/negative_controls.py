@@ -38,6 +38,7 @@ import analysis.entries.matmul as HM
 import analysis.entries.moe_layers  # noqa: F401
 import protocols.mpc.cryptomoe_dispatch as CD
 import protocols.mpc.gate as G
+from analysis.entries.gate import sizes as gate_sizes
 from analysis.entry import registered, register
 from analysis.strategies import routing_params
 from protocols.he.leaks import ZeroGenerator, key_copy, unflooded
@@ -48,8 +49,8 @@ from protocols.runtime.faults import planted
 
 def _control(base: str, name: str, summary: str, **changes):
     """The secure entry ``base`` composed with a leak (``changes``): a control, without cost models. The
-    dispatch controls draw their sizes as before the top-t method became a parameter (``routing_params``): their
-    leaks do not depend on it, and their recorded security runs stay the same draws."""
+    dispatch and gate controls draw their sizes as before the top-t method became a parameter (``routing_params``,
+    ``gate.sizes``): their leaks do not depend on it, and their recorded security runs stay the same draws."""
     return register(replace(registered(base), name=name, negative_control=True,
                             summary=f"NEGATIVE CONTROL: {summary}", costs={}, **changes))
 
@@ -112,17 +113,18 @@ _control("cryptomoe.dispatch", "reuse.dispatch",
          "CryptoMoE dispatch with a dealer that repeats one row of each Beaver mask (mux: one row for all experts)",
          dealer="reuse-rows", params_strategy=routing_params)
 _control("gate", "share_sent.gate", "gate whose client sends its share of K to the server (claimed masked)",
-         real=_gate({"K": _in_step("topk", lambda K: leaks.send_share(K, sender=0))}))
+         real=_gate({"K": _in_step("topk", lambda K: leaks.send_share(K, sender=0))}), params_strategy=gate_sizes)
 _control("gate", "gathered.gate", "gate whose parties all_gather their shares of K (claimed masked)",
-         real=_gate({"K": _in_step("topk", leaks.gather_shares)}))
+         real=_gate({"K": _in_step("topk", leaks.gather_shares)}), params_strategy=gate_sizes)
 _control("gate", "round_channel.gate", "gate with one extra round iff the server's W_g[0, 0] > 0",
-         real=_round_gate, plain_inputs=True)
+         real=_round_gate, plain_inputs=True, params_strategy=gate_sizes)
 _control("gate", "occasional.gate", "gate that opens K in the clear in one run of 8",
-         real=_gate({"K": _in_step("topk", leaks.sometimes_open)}))
+         real=_gate({"K": _in_step("topk", leaks.sometimes_open)}), params_strategy=gate_sizes)
 _control("cryptomoe.dispatch", "weak_mask.dispatch", "CryptoMoE dispatch that opens S + r, r < 2^20",
          real=_dispatch({"S": _in_step("mux", leaks.open_weakly_masked)}), params_strategy=routing_params)
 _control("gate", "one_token.gate", "gate that opens the bit [K[0, 0] == 0] (claimed masked)",
-         real=_gate({"K": _in_step("topk", lambda K: leaks.open_claimed(K[0:1, 0:1].eq(0)))}))
+         real=_gate({"K": _in_step("topk", lambda K: leaks.open_claimed(K[0:1, 0:1].eq(0)))}),
+         params_strategy=gate_sizes)
 _control("cryptomoe.matmul", "key_leak.matmul",
          "HE matmul whose server holds a copy of the client's key and decrypts its queries",
          real=HM.real("batch", wrap=key_copy))

@@ -23,14 +23,15 @@ from .moe_common import check_layer, check_linear, experts_step
 
 def moe(x: MPCTensor, w_g: MPCTensor, U: MPCTensor, V: MPCTensor, D: MPCTensor, top_k: int, capacity: int,
         linear: str = "shares", he=None, server_weights: dict | None = None, bsgs: bool = False,
-        topk: str = "auto"):
-    """-> y (m, d), K (m, k), W (m, k) shared. ``topk``: the dispatch's top-t method (``topk.METHODS``).
+        topk: str = "auto", gate_topk: str = "auto"):
+    """-> y (m, d), K (m, k), W (m, k) shared. ``topk``: the dispatch's top-t method (``topk.METHODS``);
+    ``gate_topk``: the gate's top-k method (``topk.ONEHOT_METHODS``).
     ``linear="he"``: ``he`` = (HE backend class, HEParams), ``server_weights`` the server's plaintext U, V, D
     (None at the client)."""
     check_layer(x, w_g, U, top_k, capacity, "balanced")
     check_linear(linear, he)
     with step("gate"):
-        K, W = gate(x, w_g, top_k)
+        K, W = gate(x, w_g, top_k, gate_topk)
     with step("dispatch"):
         X, O, S = dispatch(x, K, W, U.shape[0], capacity, topk)
     with step("experts"):

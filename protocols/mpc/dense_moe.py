@@ -20,13 +20,15 @@ from .moe_common import check_layer, check_linear, experts_step
 
 
 def moe(x: MPCTensor, w_g: MPCTensor, U: MPCTensor, V: MPCTensor, D: MPCTensor, top_k: int,
-        linear: str = "shares", he=None, server_weights: dict | None = None, bsgs: bool = False):
+        linear: str = "shares", he=None, server_weights: dict | None = None, bsgs: bool = False,
+        gate_topk: str = "auto"):
     """-> y (m, d), K (m, k), W (m, k) shared. ``linear="he"``: ``he`` = (HE backend class, HEParams),
-    ``server_weights`` the server's plaintext U, V, D (None at the client)."""
+    ``server_weights`` the server's plaintext U, V, D (None at the client). ``gate_topk``: the gate's top-k
+    method (``topk.ONEHOT_METHODS``)."""
     check_layer(x, w_g, U, top_k, None, "exact")
     check_linear(linear, he)
     with step("gate"):
-        K, W, onehots = gate_with_onehots(x, w_g, top_k)           # onehots (m, k, E)
+        K, W, onehots = gate_with_onehots(x, w_g, top_k, gate_topk)   # onehots (m, k, E)
     with step("weights"):
         G = (onehots * W.unsqueeze(-1)).sum(1)                     # (m, E)
     with step("experts"):

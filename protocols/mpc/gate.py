@@ -2,7 +2,9 @@
 
 1. ``logits``  -- ``x W_g``: one Beaver matmul (client's x and server's W_g both shared), local truncation.
 2. ``topk``    -- top-k of the LOGITS (softmax is monotone, so the experts are the same, and comparing
-   exact fixed-point logits avoids comparing approximate probabilities): ``topk_with_onehots``.
+   exact fixed-point logits avoids comparing approximate probabilities): ``topk.topk_onehots`` -- t
+   tournaments (``auto`` at every size: fewest comparisons) or one level of ranking (16 rounds; the
+   analysis layer's network rule picks it on WAN).
 3. ``softmax`` -- max = the first top-k value (free); ``e = exp(l - max)`` (CrypTen: (1 + y/2^8)^(2^8),
    8 squarings); ``s = sum e``; ``1/s`` (CrypTen Newton-Raphson: initial 3 exp(1-2s)+0.003, 10 iterations,
    inputs known positive); ``G = e / s`` (one multiplication).
@@ -18,7 +20,7 @@ from protocols.crypten_shim import MPCTensor, cfg
 from protocols.runtime import step
 
 from .sharing import trace
-from .topk import topk_with_onehots
+from .topk import choose_onehot_method, topk_onehots
 
 
 def softmax(logits: MPCTensor, maximum: MPCTensor) -> MPCTensor:
@@ -29,20 +31,23 @@ def softmax(logits: MPCTensor, maximum: MPCTensor) -> MPCTensor:
     return e * inv
 
 
-def gate(x: MPCTensor, w_g: MPCTensor, top_k: int) -> tuple[MPCTensor, MPCTensor]:
-    """x (m, d), W_g (d, E) shared -> K (m, k) shared ints, W (m, k) shared fixed point."""
-    indices, weights, _ = gate_with_onehots(x, w_g, top_k)
+def gate(x: MPCTensor, w_g: MPCTensor, top_k: int, method: str = "auto") -> tuple[MPCTensor, MPCTensor]:
+    """x (m, d), W_g (d, E) shared -> K (m, k) shared ints, W (m, k) shared fixed point. ``method``: the
+    top-k's (``topk.ONEHOT_METHODS``: tournaments, or one level of ranking)."""
+    indices, weights, _ = gate_with_onehots(x, w_g, top_k, method)
     return indices, weights
 
 
-def gate_with_onehots(x: MPCTensor, w_g: MPCTensor, top_k: int) -> tuple[MPCTensor, MPCTensor, MPCTensor]:
+def gate_with_onehots(x: MPCTensor, w_g: MPCTensor, top_k: int,
+                      method: str = "auto") -> tuple[MPCTensor, MPCTensor, MPCTensor]:
     """As ``gate``, plus the chosen experts' one-hots (m, k, E) (free by-products of the top-k)."""
     tokens, hidden = x.shape
     validate(tokens, hidden, w_g.shape[-1], top_k)
+    choose_onehot_method(w_g.shape[-1], top_k, method)             # a method of ONEHOT_METHODS, else refused
     with step("logits"):
         logits = trace("logits", x.matmul(w_g))
     with step("topk"):
-        values, indices, onehots = topk_with_onehots(logits, top_k)
+        values, indices, onehots = topk_onehots(logits, top_k, method)
     trace("K", indices)
     with step("softmax"):
         scores = trace("G", softmax(logits, values[:, 0]))

@@ -222,15 +222,30 @@ def rank_top(keys: MPCTensor, payload: MPCTensor, t: int, sizes: list[int]) -> t
                 k = torch.cat([k, (pad if rank0 else torch.zeros_like(pad)).expand(rows, extra)], dim=1)
                 p = torch.cat([p, torch.zeros(rows, extra, c, dtype=torch.long)], dim=1)
             kg = k.reshape(rows * groups, g)
-            left, right = torch.triu_indices(g, g, 1)
-            below = ring(less_than(from_ring(kg[:, left]), from_ring(kg[:, right])))    # [key_i < key_j], i < j
-            one = torch.ones_like(below) if rank0 else torch.zeros_like(below)
-            r = torch.zeros_like(kg)
-            r.index_add_(1, left, below)
-            r.index_add_(1, right, one - below)
-            h = equal(from_ring(r.unsqueeze(-1).expand(-1, -1, t).contiguous()), torch.arange(t))  # (P G, g, t)
+            h = rank_onehots(pairwise_ranks(kg), t)                                   # (P G, g, t)
             both = from_ring(torch.cat([kg.unsqueeze(-1), p.reshape(rows * groups, g, c)], dim=-1))
             picked = ring((h.unsqueeze(-1) * both.unsqueeze(-2)).sum(1))             # (P G, t, 1 + c)
         k = picked[..., 0].reshape(rows, groups * t)
         p = picked[..., 1:].reshape(rows, groups * t, c)
     return from_ring(k), from_ring(p)
+
+
+def pairwise_ranks(keys: torch.Tensor) -> torch.Tensor:
+    """This party's share of the rank of each of the distinct integer keys in each row of ``keys`` (a ring
+    share, R x g): r_i = #{j : key_j > key_i} = sum_{j > i} [key_i < key_j] + sum_{j < i} (1 - [key_j < key_i]).
+    ONE comparison of the R g (g - 1)/2 pairs (8 rounds); the sums are local. Distinct keys give each row the
+    ranks 0 .. g - 1, each once."""
+    g = keys.shape[1]
+    left, right = torch.triu_indices(g, g, 1)
+    below = ring(less_than(from_ring(keys[:, left]), from_ring(keys[:, right])))     # [key_i < key_j], i < j
+    one = torch.ones_like(below) if current_party().rank == 0 else torch.zeros_like(below)
+    r = torch.zeros_like(keys)
+    r.index_add_(1, left, below)
+    r.index_add_(1, right, one - below)
+    return r
+
+
+def rank_onehots(ranks: torch.Tensor, t: int) -> MPCTensor:
+    """The bits h_ij = [r_i == j] for j < t of ranks shared as ring shares (R x g): ONE equality of R g t
+    (7 rounds). Row-wise, column j is the one-hot of the key ranked j (over the row's g positions)."""
+    return equal(from_ring(ranks.unsqueeze(-1).expand(-1, -1, t).contiguous()), torch.arange(t))

@@ -34,7 +34,7 @@ from functionalities.topk import validate
 from protocols.crypten_shim import MPCTensor, current_party
 from protocols.runtime import step
 
-from .primitives import bitonic_sort, bitonic_top, pad_pow2, rank_top, tournament
+from .primitives import bitonic_sort, bitonic_top, pad_pow2, pairwise_ranks, rank_onehots, rank_top, tournament
 from .sharing import from_ring, ring, scale_of
 
 PAD_KEY = -(2**62)
@@ -181,6 +181,60 @@ def topk_with_onehots(x: MPCTensor, t: int) -> tuple[MPCTensor, MPCTensor, MPCTe
     return (from_ring(torch.stack(values, -1), precision=_bits(scale_of(x))),
             from_ring(torch.stack(indices, -1)),
             from_ring(torch.stack(onehots, 1)))
+
+
+#: the methods that also return the winners' one-hots over the row (what the gate needs): t tournaments, or
+#: ONE level of ranking over the whole row (its equality bits are the one-hots)
+ONEHOT_METHODS = ("auto", "tournament", "rank")
+
+
+def onehot_work(length: int, t: int, method: str) -> tuple[int, int]:
+    """(comparisons and equalities per row, levels of 8- or 9-round steps) of ``topk_with_onehots`` by
+    ``method``: tournament t (L' - 1) comparisons in t log2 L' levels; rank L (L - 1)/2 comparisons + L t
+    equalities in 2."""
+    if method == "tournament":
+        return network_size(length, t, "tournament")
+    if method == "rank":
+        return length * (length - 1) // 2 + length * t, 2
+    raise ValueError(method)
+
+
+def choose_onehot_method(length: int, t: int, method: str = "auto") -> str:
+    """``auto``: the method of ``ONEHOT_METHODS`` with the fewest comparisons and equalities (``onehot_work``;
+    on a tie the fewer levels, then the order of ``ONEHOT_METHODS``) -- public sizes only."""
+    if method not in ONEHOT_METHODS:
+        from functionalities.errors import PublicParameterError
+
+        raise PublicParameterError(f"method must be one of {ONEHOT_METHODS}, got {method!r}")
+    if method != "auto":
+        return method
+    validate(1, length, t)
+    return min(ONEHOT_METHODS[1:], key=lambda m: onehot_work(length, t, m))
+
+
+def rank_with_onehots(x: MPCTensor, t: int) -> tuple[MPCTensor, MPCTensor, MPCTensor]:
+    """Top-t by one level of ranking over the whole row (``primitives.pairwise_ranks``, ``rank_onehots``).
+    Shared (r, L) -> values (r, t) [x's scale], indices (r, t) [int], one-hots (r, t, L) [bits]: the equality
+    bits ARE the one-hots; the values are one multiplication of the bits by the row, the indices
+    sum_i onehot_i i (local). 16 rounds whatever L and t."""
+    rows, length = x.shape
+    key, val, _ = _keys(x, length)
+    with step("rank"):
+        h = rank_onehots(pairwise_ranks(key), t)                                    # (r, L, t)
+        values = ring((h * from_ring(val).unsqueeze(-1)).sum(1))                   # (r, t)
+    onehots = ring(h).transpose(1, 2)
+    indices = (onehots * torch.arange(length, dtype=torch.long)).sum(-1)
+    return (from_ring(values, precision=_bits(scale_of(x))), from_ring(indices), from_ring(onehots.contiguous()))
+
+
+def topk_onehots(x: MPCTensor, t: int, method: str = "auto") -> tuple[MPCTensor, MPCTensor, MPCTensor]:
+    """Top-t with the one-hots, by the method ``choose_onehot_method`` picks: values (r, t), indices (r, t),
+    one-hots (r, t, L)."""
+    rows, length = x.shape
+    validate(rows, length, t)
+    if choose_onehot_method(length, t, method) == "rank":
+        return rank_with_onehots(x, t)
+    return topk_with_onehots(x, t)
 
 
 def _bits(scale: int) -> int:
