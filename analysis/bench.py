@@ -11,8 +11,9 @@ Ratios are baseline / CryptoMoE (> 1: CryptoMoE is cheaper). Wall times are this
 
     python -m analysis.bench --layer [--tokens 32 --hidden 16 --ffn 16 --experts 8 --top-k 2] [--he-backend seal]
 
-``--scale paper``: ``cryptomoe.dispatch`` and ``cryptomoe.combine`` at m = 128, E = 64, k = 6, t = 12, d = 2048
-(DeepSeekMoE-16B, f = 1) on CrypTen as two processes: Meter == model, wall time, peak memory per party.
+``--scale paper``: ``cryptomoe.dispatch`` (its top-t by the merge and by ranking), ``cryptomoe.combine`` and the
+``gate`` (its top-k by tournaments and by ranking) at m = 128, E = 64, k = 6, t = 12, d = 2048 (DeepSeekMoE-16B,
+f = 1) on CrypTen as two processes: Meter == model, wall time, peak memory per party.
 
 ``--layer``: the hybrid layers (``linear=he``: dense, CryptoMoE, CipherPrune-style) measured on SEAL + CrypTen,
 two parties as threads: per step the wall time beside the model's and the Meter's bytes and rounds (the
@@ -116,9 +117,9 @@ def projected(factors=(1.0, 2.0)) -> pd.DataFrame:
 PAPER_SCALE = {"tokens": 128, "hidden": 2048, "experts": 64, "top_k": 6, "capacity": 12}   # DeepSeekMoE-16B, f = 1
 
 
-def _paper_scale_one(name: str, mode: str, seed: int) -> dict:
-    """One entry at ``PAPER_SCALE`` (in a fresh worker process: its children are the two parties, so their
-    peak memory is this run's)."""
+def _paper_scale_one(name: str, mode: str, seed: int, extra: dict | None = None) -> dict:
+    """One entry at ``PAPER_SCALE`` with the parameters ``extra`` (e.g. a top-t method), in a fresh worker
+    process: its children are the two parties, so their peak memory is this run's."""
     import resource
 
     import functionalities.dispatch as FD
@@ -128,35 +129,47 @@ def _paper_scale_one(name: str, mode: str, seed: int) -> dict:
     routing = _routing_inputs(m, d, E, k, seed)
     if name.endswith(".dispatch"):
         inputs = routing
+    elif name == "gate":
+        g = torch.Generator().manual_seed(seed + 2)
+        inputs = {"x": routing["x"] / d, "w_g": torch.rand(d, E, generator=g) * 2 - 1}   # |logit| <= 1
     else:
         _, O, S = FD.dispatch(routing["x"], routing["K"], routing["W"], E, t)
         g = torch.Generator().manual_seed(seed + 1)
         inputs = {"y": torch.rand(E, t, d, generator=g) * 2 - 1, "O": O, "S": S}
     entry = registry.get(name)
-    params = entry.resolve({k_: v for k_, v in p.items() if k_ in entry.defaults})
+    params = entry.resolve({**{k_: v for k_, v in p.items() if k_ in entry.defaults}, **(extra or {})})
     run = harness.run_real(entry, params, inputs, mode=mode, seed=seed, timeout=3600)
     got = harness.measured(run.meter)
     model = entry.cost("crypten", params)
     problems = entry.check(entry.ideal(params, inputs), run.outputs, params, inputs)
     peak = resource.getrusage(resource.RUSAGE_CHILDREN if mode == "processes" else resource.RUSAGE_SELF).ru_maxrss
-    return {"protocol": name, "mode": mode, "rounds": got["rounds"], "model rounds": model.rounds,
+    return {"protocol": name, "top-t": ", ".join(f"{k_}={v}" for k_, v in (extra or {}).items()) or "-",
+            "mode": mode, "rounds": got["rounds"], "model rounds": model.rounds,
             "bytes": got["bytes"], "model bytes": model.bytes, "offline bytes": got["offline_bytes"],
             "model == Meter": not harness.cost_mismatches(entry, params, run), "output within bound": not problems,
             "wall_s": run.wall_time, "peak MiB per party": peak / 1024}
 
 
-def paper_scale(names=("cryptomoe.dispatch", "cryptomoe.combine"), mode: str = "processes", seed: int = 0
-                ) -> pd.DataFrame:
-    """``--scale paper``: the dispatch and the combine measured at DeepSeekMoE-16B's routing shape and width
-    (m = 128, E = 64, k = 6, t = 12, d = 2048) on CrypTen, two parties as processes: the Meter against the
-    ``crypten`` model (every step, exactly), wall time, the larger party's peak memory. Not in CI."""
+#: ``--scale paper``'s runs: the dispatch by the rule's method (no network: the merge) and by ranking (the WAN
+#: pick), the combine, and the gate's top-k by tournaments and by ranking
+PAPER_RUNS = (("cryptomoe.dispatch", {}), ("cryptomoe.dispatch", {"topk": "rank"}), ("cryptomoe.combine", {}),
+              ("gate", {"topk": "tournament"}), ("gate", {"topk": "rank"}))
+
+
+def paper_scale(runs=PAPER_RUNS, mode: str = "processes", seed: int = 0, bar=None) -> pd.DataFrame:
+    """``--scale paper``: the dispatch (by each top-t method of ``runs``), the combine and the gate measured at
+    DeepSeekMoE-16B's routing shape and width (m = 128, E = 64, k = 6, t = 12, d = 2048) on CrypTen, two parties
+    as processes: the Meter against the ``crypten`` model (every step, exactly), wall time, the larger party's
+    peak memory. Not in CI."""
     import concurrent.futures as cf
     import multiprocessing as mp
 
     rows = []
-    for name in names:
+    for name, extra in runs:
         with cf.ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn")) as pool:
-            rows.append(pool.submit(_paper_scale_one, name, mode, seed).result())
+            rows.append(pool.submit(_paper_scale_one, name, mode, seed, extra).result())
+        if bar is not None:
+            bar.advance(name)
     return pd.DataFrame(rows)
 
 
@@ -213,7 +226,13 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     pd.set_option("display.width", 200)
     if a.scale == "paper":
-        table = paper_scale(seed=a.seed)
+        from analysis.progress import Progress
+
+        bar = Progress(len(PAPER_RUNS), "paper scale")
+        try:
+            table = paper_scale(seed=a.seed, bar=bar)
+        finally:
+            bar.close()
         print(table.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
         if a.out:
             table.to_csv(a.out, index=False)

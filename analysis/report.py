@@ -354,6 +354,7 @@ def write_report(out: str | Path, *, quick: bool = False, seed: int = 0, network
     layer_rows, lat = section_layers(network)
     rows += layer_rows
     where = comparisons.where_the_bytes_go(LAYERS)
+    topk_methods, layer_rounds = comparisons.topk_methods_table(), comparisons.layer_rounds_table()
     lap("3 layers")
     bar.advance("layers")
     fid = routing.fidelity_table(seed=seed)
@@ -478,6 +479,20 @@ client's queries), `HE answers` (masked, flooded) and the `lift` back to CrypTen
 value: BOLT and CryptoMoE share mod their HE prime and need no lift; privmoe's shares live in Z_2^64).
 
 {_md(where)}
+
+Rounds: the top-t methods and the network rule. The dispatch's top-t (E rows of k·m candidates, keep t) by
+every method, `cheetah` units: `merge` (the bitonic top-t merge) has the fewest comparisons, so the rule
+without a network picks it; `rank` (at most three levels, each comparing all pairs of its groups at once:
+`docs/protocols/topk.md`) has the fewest rounds for more bytes. With `--set network=LAN|WAN` the network rule
+(`sorting.pick_method`: least modelled latency) keeps the merge on LAN and takes the ranking on WAN:
+
+{_md(topk_methods)}
+
+The layer's rounds per step with each method (and the gate's top-k by k tournaments or one level of ranking,
+`gate_topk`), beside dense, per model (`comparisons.layer_rounds_table`; latency for all m = {TOKENS} tokens,
+network only): the rounds the top-t's save are what separates CryptoMoE from dense on WAN.
+
+{_md(layer_rounds)}
 
 ![layer per token]({figs['layer'].name})
 
