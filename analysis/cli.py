@@ -145,7 +145,7 @@ def cmd_costs(args) -> int:
     if args.network:
         if "network" not in entry.defaults:
             raise PrivMoEError(f"{entry.name} has no top-t whose method a network could pick (--network is for "
-                               "topk, cryptomoe.dispatch and cryptomoe.moe)")
+                               "the protocols with a network parameter: topk, gate, cryptomoe.dispatch, the MoE layers)")
         sets["network"] = args.network
     params = entry.resolve(sets)
     cost = entry.cost(backend, params)

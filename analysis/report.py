@@ -196,7 +196,9 @@ LAYERS = [("dense", "dense.moe", {"linear": "he"}),
 
 def section_layers(network=None) -> tuple[list[dict], pd.DataFrame]:
     """3. The MoE layer per model: communication and network latency per token, per-step breakdown;
-    ``network`` (a ``simulators.network.Network``) adds a column for any other link."""
+    ``network`` (a ``simulators.network.Network``) adds a column for any other link. A layer with top-t methods
+    (``network`` among its parameters) is costed on each link with the methods the network rule picks for that
+    link (``sorting.pick_method``): the LAN and WAN columns may be different runs of the same protocol."""
     from simulators.network import LAN, WAN, latency
 
     rows, lat = [], []
@@ -208,10 +210,16 @@ def section_layers(network=None) -> tuple[list[dict], pd.DataFrame]:
             p = e.resolve({k: v for k, v in base.items() if k in e.defaults})
             c = e.cost("cheetah", p)
             rows += cost_rows("3", label, name, "cheetah", {**p, "model": model}, c)
+
+            def on(net):
+                """The cost with the top-t methods the rule picks for ``net`` (the default one without them)."""
+                return e.cost("cheetah", e.resolve({**p, "network": f"{net.bandwidth_bps / 1e6:g},{net.rtt_s * 1e3:g}"})) \
+                    if "network" in e.defaults else c
+            wan = on(WAN)
             lat.append({"model": model, "protocol": label, "MiB/token": c.bytes / TOKENS / 2**20,
-                        "rounds": c.rounds, "LAN ms/token": 1e3 * latency(c, LAN) / TOKENS,
-                        "WAN ms/token": 1e3 * latency(c, WAN) / TOKENS,
-                        **({f"{network.name} ms/token": 1e3 * latency(c, network) / TOKENS} if network else {})})
+                        "rounds": c.rounds, "WAN rounds": wan.rounds, "LAN ms/token": 1e3 * latency(on(LAN), LAN) / TOKENS,
+                        "WAN ms/token": 1e3 * latency(wan, WAN) / TOKENS,
+                        **({f"{network.name} ms/token": 1e3 * latency(on(network), network) / TOKENS} if network else {})})
     return rows, pd.DataFrame(lat)
 
 
@@ -469,7 +477,9 @@ HE at privmoe's parameters (N = 16384, 45-bit t: what flooding the answers needs
 SecMoE at these sizes is the projection `moe.secmoe_moe_large` (a weight matrix exceeds a ciphertext; the
 protocol runs where d f <= S); "re-shared" is the baseline `reshared.moe`, which decrypts the selected weights
 into shares. `insecure.moe` has no closed form (its cost depends on the opened routing) and is the negative
-control of §6.
+control of §6. `rounds` is each layer with the top-t methods the rule picks without a network (the merge for
+CryptoMoE's dispatch, tournaments for the gate's top-k); `WAN rounds` and the LAN and WAN columns are each link
+with the methods the network rule picks for it (`--set network=LAN|WAN`; the ranking on WAN, see below).
 
 {_md(lat)}
 

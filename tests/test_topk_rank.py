@@ -208,6 +208,8 @@ def test_the_layers_resolve_both_top_t_on_a_network():
     dense = registry.get("dense.moe").resolve({**sizes, "network": "WAN"})
     assert dense["gate_topk"] == "rank" and registry.get("dense.moe").resolve(dense) == dense
     assert registry.get("dense.moe").resolve({**sizes, "network": "LAN"})["gate_topk"] == "tournament"
+    for name in ("cipherprune.moe", "secmoe.moe", "reshared.moe"):
+        assert registry.get(name).resolve({**sizes, "network": "WAN"})["gate_topk"] == "rank", name
     with pytest.raises(PublicParameterError):
         registry.get("dense.moe").resolve({"gate_topk": "merge"})            # no one-hots from the merge
 
@@ -215,7 +217,13 @@ def test_the_layers_resolve_both_top_t_on_a_network():
 @pytest.mark.parametrize("name,params", [
     ("cryptomoe.moe", {"tokens": 4, "hidden": 2, "ffn": 2, "experts": 3, "top_k": 2, "capacity": 3,
                        "topk": "rank", "gate_topk": "rank"}),
-    ("dense.moe", {"tokens": 3, "hidden": 2, "ffn": 2, "experts": 3, "top_k": 2, "gate_topk": "rank"})])
+    ("dense.moe", {"tokens": 3, "hidden": 2, "ffn": 2, "experts": 3, "top_k": 2, "gate_topk": "rank"}),
+    ("cipherprune.moe", {"tokens": 3, "hidden": 2, "ffn": 2, "experts": 3, "top_k": 1, "capacity": 2,
+                         "gate_topk": "rank"}),
+    ("secmoe.moe", {"tokens": 2, "hidden": 2, "ffn": 2, "experts": 3, "top_k": 2, "he_backend": "sim",
+                    "gate_topk": "rank"}),
+    ("reshared.moe", {"tokens": 2, "hidden": 2, "ffn": 2, "experts": 3, "top_k": 2, "he_backend": "sim",
+                      "gate_topk": "rank"})])
 def test_the_layers_with_both_top_t_by_rank_equal_their_spec_and_model(name, params):
     from analysis.strategies import draw_example_inputs
 

@@ -191,11 +191,11 @@ def dense_moe(B: CostBackend, m: int, d: int, f: int, E: int, k: int, linear: st
 
 
 def cipherprune_moe(B: CostBackend, m: int, d: int, f: int, E: int, k: int, t: int, linear: str = "shares",
-                    bsgs: bool = False, he_params=None, sizes=None) -> Cost:
+                    bsgs: bool = False, he_params=None, sizes=None, gate_method: str = "auto") -> Cost:
     """The CipherPrune-style layer (``protocols/mpc/cipherprune_moe.py``): gate -> compaction dispatch
     (no one-hot) -> experts on E x t rows (``linear="he"``: BOLT per expert) -> the combine that replays the
     compaction backwards."""
-    return (B.gate(m, d, E, k).labelled("gate")
+    return (B.gate(m, d, E, k, gate_method).labelled("gate")
             + cipherprune_dispatch(B, m, d, E, k, t, onehot=False).labelled("dispatch")
             + layer_experts(B, E, t, d, f, True, linear, "bolt", bsgs, he_params, sizes).labelled("experts")
             + cipherprune_combine(B, m, d, E, k, t).labelled("combine"))
@@ -263,12 +263,13 @@ def secmoe_he_select(m: int, k: int, E: int, block: int, params, sizes=None) -> 
     return on_the_wire(out, p * ch, 3 * p, sizes, galois_elements(steps, set(), params.poly_degree, S))
 
 
-def reshared_moe(B: CostBackend, m: int, d: int, f: int, E: int, k: int, he_params, sizes=None) -> Cost:
+def reshared_moe(B: CostBackend, m: int, d: int, f: int, E: int, k: int, he_params, sizes=None,
+                 gate_method: str = "auto") -> Cost:
     """``reshared.moe`` (``protocols/mpc/reshared_moe.py``): gate -> binary one-hot (m k E equalities without
     B2A) -> HE selection, every selected weight masked and answered -> lift (3 m k d f values, two comparisons
     each) -> one SwiGLU per (token, slot) on the selected weights -> combine."""
     p = m * k
-    return (B.gate(m, d, E, k).labelled("gate")
+    return (B.gate(m, d, E, k, gate_method).labelled("gate")
             + B.eq_binary(p * E).labelled("onehot")
             + secmoe_he_select(m, k, E, d * f, he_params, sizes).labelled("select")
             + lift(B, 3 * p * d * f)
@@ -310,7 +311,8 @@ def encrypted_layer(B: CostBackend, values: int, queries: int, rows: int, cols: 
             + lift(B, products * cols))
 
 
-def secmoe_moe(B: CostBackend, m: int, d: int, f: int, E: int, k: int, he_params, sizes=None) -> Cost:
+def secmoe_moe(B: CostBackend, m: int, d: int, f: int, E: int, k: int, he_params, sizes=None,
+               gate_method: str = "auto") -> Cost:
     """``secmoe.moe`` (``protocols/mpc/secmoe_moe.py``), SecMoE as published: gate -> binary one-hot ->
     HE selection (the selected weights stay encrypted) -> ``up``: x to HE (m ciphertexts), 2 encrypted
     matvecs (d x f) per pair, 2 p answers -> ``lift_up`` (a local truncation: free) -> ``silu``,
@@ -334,7 +336,7 @@ def secmoe_moe(B: CostBackend, m: int, d: int, f: int, E: int, k: int, he_params
             + sizes.relin_keys) if sizes is not None else 0
     select = select + Cost(bytes_client_to_server=n_sel * query, key_bytes=keys)
     n = p * f
-    return (B.gate(m, d, E, k).labelled("gate")
+    return (B.gate(m, d, E, k, gate_method).labelled("gate")
             + B.eq_binary(p * E).labelled("onehot")
             + select.labelled("select")
             + up.labelled("up")
@@ -368,7 +370,8 @@ def _pow2_floor(n: int) -> int:
     return 1 << (max(1, n).bit_length() - 1)
 
 
-def secmoe_moe_large(B: CostBackend, m: int, d: int, f: int, E: int, k: int, he_params) -> Cost:
+def secmoe_moe_large(B: CostBackend, m: int, d: int, f: int, E: int, k: int, he_params,
+                     gate_method: str = "auto") -> Cost:
     """PROJECTION (the real ``secmoe.moe`` needs d f <= S and refuses larger): SecMoE's encrypted compute when
     one expert's weight matrix spans several ciphertexts (the three target models: d f ~ 2.9 M values,
     S = 8192 slots). The natural extension of the protocol that runs, with the activations sent COMPACTLY
@@ -407,7 +410,7 @@ def secmoe_moe_large(B: CostBackend, m: int, d: int, f: int, E: int, k: int, he_
         return (to_client + encrypt).labelled(label) + replicate + matvec + answers + lift(B, products * cols)
 
     n = p * f
-    return (B.gate(m, d, E, k).labelled("gate") + B.eq_binary(p * E).labelled("onehot")
+    return (B.gate(m, d, E, k, gate_method).labelled("gate") + B.eq_binary(p * E).labelled("onehot")
             + select.labelled("select")
             + layer(m * d, d, f, 2 * p, "x_to_he").labelled("up")
             + B.silu(n).labelled("silu") + B.mul(n, n, n).labelled("gate_mul")

@@ -131,7 +131,8 @@ def _dense_cost(B):
 
 def _cipherprune_cost(B):
     return _layer_cost(B, lambda B, p: MP.cipherprune_layer(B, *_shape(p), p["capacity"]),
-                       lambda B, p, **h: M.cipherprune_moe(B, *_shape(p), p["capacity"], **h))
+                       lambda B, p, **h: M.cipherprune_moe(B, *_shape(p), p["capacity"],
+                                                           gate_method=p.get("gate_topk", "auto"), **h))
 
 
 def _derive_gate(p: dict) -> dict:
@@ -211,7 +212,8 @@ register(layer_entry(
     "cipherprune.moe", "balanced",
     "CipherPrune-style layer: gate, compaction dispatch (capacity t), SwiGLU experts on E x t rows (linear=he: "
     "BOLT per expert), the swaps replayed backwards",
-    _layer_real(CPM.moe, True), hybrid=True, derive=derive_capacity, costs=_both(_cipherprune_cost)))
+    _layer_real(CPM.moe, True, topk=("gate_topk",)), hybrid=True, derive=lambda p: _derive_gate(derive_capacity(p)),
+    costs=_both(_cipherprune_cost), defaults={**DEFAULTS, **HYBRID_DEFAULTS, **GATE_TOPK_DEFAULTS}))
 
 register(layer_entry(
     "insecure.moe", "exact",
@@ -249,9 +251,11 @@ def _secmoe_cost(B):
             _crypten_only_protocol(p)
         params = SM.he_params(p["he_poly_degree"])
         if p["hidden"] * p["ffn"] > params.slots:      # beyond the real protocol's layout: the projection
-            return M.secmoe_moe_large(B, p["tokens"], p["hidden"], p["ffn"], p["experts"], p["top_k"], params)
+            return M.secmoe_moe_large(B, p["tokens"], p["hidden"], p["ffn"], p["experts"], p["top_k"], params,
+                                      p.get("gate_topk", "auto"))
         sizes = _he_class(p).wire_sizes(params) if B is crypten else None
-        return M.secmoe_moe(B, p["tokens"], p["hidden"], p["ffn"], p["experts"], p["top_k"], params, sizes)
+        return M.secmoe_moe(B, p["tokens"], p["hidden"], p["ffn"], p["experts"], p["top_k"], params, sizes,
+                            p.get("gate_topk", "auto"))
     return f
 
 
@@ -262,7 +266,8 @@ def _reshared_cost(B):
             _crypten_only_protocol(p)
         n = p["he_poly_degree"] if B is crypten else max(8192, p["he_poly_degree"])
         sizes = _he_class(p).wire_sizes(HEParams(n)) if B is crypten else None
-        return M.reshared_moe(B, p["tokens"], p["hidden"], p["ffn"], p["experts"], p["top_k"], HEParams(n), sizes)
+        return M.reshared_moe(B, p["tokens"], p["hidden"], p["ffn"], p["experts"], p["top_k"], HEParams(n), sizes,
+                              p.get("gate_topk", "auto"))
     return f
 
 
@@ -288,10 +293,11 @@ register(layer_entry(
     "secmoe.moe", "exact",
     "SecMoE: select each (token, slot)'s expert weights under HE, compute on them ENCRYPTED (ct x ct)",
     lambda p, s, own: SM.moe(s["x"], s["w_g"], s["U"], s["V"], s["D"], p["top_k"],
-                             (_he_class(p), SM.he_params(p["he_poly_degree"])), own if "U" in own else None),
+                             (_he_class(p), SM.he_params(p["he_poly_degree"])), own if "U" in own else None,
+                             p.get("gate_topk", "auto")),
     kind="hybrid", plain_inputs=True, validate=_he_validate(_secmoe_params),
     defaults={"tokens": 4, "hidden": 4, "ffn": 4, "experts": 4, "top_k": 2, "he_backend": "seal",
-              "he_poly_degree": SM.POLY_DEGREE, "accounting": "protocol"},
+              "he_poly_degree": SM.POLY_DEGREE, "accounting": "protocol", **GATE_TOPK_DEFAULTS}, derive=_derive_gate,
     costs={"crypten": _secmoe_cost(crypten), "cheetah": _secmoe_cost(cheetah)},
     params_strategy=lambda: _small_params().map(
         lambda p: {**{k: v for k, v in p.items() if k != "capacity"}, "he_backend": "seal",
@@ -303,10 +309,11 @@ register(layer_entry(
     "reshared.moe", "exact",
     "baseline: SecMoE's HE selection, then the selected weights RE-SHARED and one SwiGLU on shares",
     lambda p, s, own: RM.moe(s["x"], s["w_g"], s["U"], s["V"], s["D"], p["top_k"],
-                             (_he_class(p), HEParams(p["he_poly_degree"])), own if "U" in own else None),
+                             (_he_class(p), HEParams(p["he_poly_degree"])), own if "U" in own else None,
+                             p.get("gate_topk", "auto")),
     kind="hybrid", plain_inputs=True, validate=_he_validate(lambda p: HEParams(p["he_poly_degree"])),
     defaults={"tokens": 4, "hidden": 4, "ffn": 4, "experts": 4, "top_k": 2, "he_backend": "seal",
-              "he_poly_degree": 8192, "accounting": "protocol"},
+              "he_poly_degree": 8192, "accounting": "protocol", **GATE_TOPK_DEFAULTS}, derive=_derive_gate,
     costs={"crypten": _reshared_cost(crypten), "cheetah": _reshared_cost(cheetah)},
     params_strategy=lambda: _small_params().map(
         lambda p: {**{k: v for k, v in p.items() if k != "capacity"}, "he_backend": "seal", "he_poly_degree": 8192}),

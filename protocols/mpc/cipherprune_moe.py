@@ -21,14 +21,16 @@ from .moe_common import check_layer, check_linear, experts_step
 
 
 def moe(x: MPCTensor, w_g: MPCTensor, U: MPCTensor, V: MPCTensor, D: MPCTensor, top_k: int, capacity: int,
-        linear: str = "shares", he=None, server_weights: dict | None = None, bsgs: bool = False):
+        linear: str = "shares", he=None, server_weights: dict | None = None, bsgs: bool = False,
+        gate_topk: str = "auto"):
     """-> y (m, d), K (m, k), W (m, k) shared. ``linear="he"``: ``he`` = (HE backend class, HEParams),
-    ``server_weights`` the server's plaintext U, V, D (None at the client)."""
+    ``server_weights`` the server's plaintext U, V, D (None at the client). ``gate_topk``: the gate's top-k
+    method (``topk.ONEHOT_METHODS``)."""
     check_layer(x, w_g, U, top_k, capacity, "balanced")
     check_linear(linear, he)
     tokens = x.shape[0]
     with step("gate"):
-        K, W = gate(x, w_g, top_k)
+        K, W = gate(x, w_g, top_k, gate_topk)
     with step("dispatch"):
         X, _, S, bits = dispatch_with_bits(x, K, W, U.shape[0], capacity, with_onehot=False)
     with step("experts"):

@@ -33,9 +33,9 @@ from .sharing import from_ring, ring, share_input
 
 
 def moe(x: MPCTensor, w_g: MPCTensor, U: MPCTensor, V: MPCTensor, D: MPCTensor, top_k: int,
-        he: tuple[type[HEBackend], HEParams], server_weights: dict | None):
+        he: tuple[type[HEBackend], HEParams], server_weights: dict | None, gate_topk: str = "auto"):
     """-> y (m, d), K, W shared. ``he`` = (the HE backend class, its HEParams); ``server_weights``: the
-    server's plaintext U, V, D (None on the client)."""
+    server's plaintext U, V, D (None on the client); ``gate_topk``: the gate's top-k method."""
     check_layer(x, w_g, U, top_k, None, "exact")
     party = current_party()
     tokens, hidden = x.shape
@@ -43,7 +43,7 @@ def moe(x: MPCTensor, w_g: MPCTensor, U: MPCTensor, V: MPCTensor, D: MPCTensor, 
     block = hidden * ffn
     backend_cls, params = he
     pairs = tokens * top_k
-    K, W, bits = front(x, w_g, top_k, experts)
+    K, W, bits = front(x, w_g, top_k, experts, gate_topk)
     with step("select"):
         end = he_channel.open(backend_cls, params, steps=tree_steps(experts, block, params.slots))
         t_mod = end.backend.plain_modulus

@@ -108,10 +108,11 @@ def onehot_binary(K: MPCTensor, experts: int) -> torch.Tensor:
     return a.eq(b).share & 1
 
 
-def front(x: MPCTensor, w_g: MPCTensor, top_k: int, experts: int):
-    """Steps ``gate`` and ``onehot`` -> K, W (shared), this party's XOR share of the one-hot (m k, E)."""
+def front(x: MPCTensor, w_g: MPCTensor, top_k: int, experts: int, gate_topk: str = "auto"):
+    """Steps ``gate`` (its top-k by ``gate_topk``) and ``onehot`` -> K, W (shared), this party's XOR share of
+    the one-hot (m k, E)."""
     with step("gate"):
-        K, W = gate(x, w_g, top_k)
+        K, W = gate(x, w_g, top_k, gate_topk)
     with step("onehot"):
         bits = onehot_binary(K, experts).reshape(-1, experts)
     return K, W, bits
@@ -163,10 +164,11 @@ def select(bits: torch.Tensor, end, server_weights: dict | None, experts: int, b
 
 
 def moe(x: MPCTensor, w_g: MPCTensor, U: MPCTensor, V: MPCTensor, D: MPCTensor, top_k: int,
-        he: tuple[type[HEBackend], HEParams], server_weights: dict | None):
+        he: tuple[type[HEBackend], HEParams], server_weights: dict | None, gate_topk: str = "auto"):
     """-> y (m, d), K, W shared. ``he`` = (the HE backend class, its HEParams: ``he_params()``): SEAL or the
     slot simulator (the registry entry chooses, so this module needs neither); ``server_weights``: the
-    server's plaintext U, V, D (the selection needs them in the clear; None on the client)."""
+    server's plaintext U, V, D (the selection needs them in the clear; None on the client); ``gate_topk``: the
+    gate's top-k method (``topk.ONEHOT_METHODS``)."""
     check_layer(x, w_g, U, top_k, None, "exact")
     party = current_party()
     tokens, hidden = x.shape
@@ -180,7 +182,7 @@ def moe(x: MPCTensor, w_g: MPCTensor, U: MPCTensor, V: MPCTensor, D: MPCTensor, 
     pre_up = EL.noise_bits(params, hidden, EL.selection_noise_bits(params, levels, chunks))
     pre_down = EL.noise_bits(params, ffn, EL.selection_noise_bits(params, levels, chunks))
     flooding.check(params, pre_bits=max(pre_up, pre_down))
-    K, W, bits = front(x, w_g, top_k, experts)
+    K, W, bits = front(x, w_g, top_k, experts, gate_topk)
     with step("select"):
         end = he_channel.open(backend_cls, params, relin=True,
                               steps=tree_steps(experts, block, slots) | EL.steps(hidden, ffn) | EL.steps(ffn, hidden))
