@@ -10,8 +10,13 @@ from protocols.mpc.topk import choose_method, network_size
 
 @pytest.mark.parametrize("rows,length,t", [(2, 13, 3), (1, 16, 4), (3, 9, 1), (2, 8, 8), (1, 33, 5)])
 def test_merge_equals_the_spec_with_ties_and_its_model(rows, length, t):
+    check_on_ties("merge", rows, length, t)
+
+
+def check_on_ties(method: str, rows: int, length: int, t: int) -> None:
+    """``topk`` by ``method`` on a drawn row with many ties: the spec's output and the model's cost."""
     entry = registry.get("topk")
-    params = entry.resolve({"rows": rows, "length": length, "t": t, "method": "merge"})
+    params = entry.resolve({"rows": rows, "length": length, "t": t, "method": method})
     g = torch.Generator().manual_seed(length * 7 + t)
     x = torch.randint(-3, 4, (rows, length), generator=g).double() / 2       # many ties
     ex = harness.run_example(entry, params, {"x": x})

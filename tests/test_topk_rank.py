@@ -15,6 +15,7 @@ from functionalities.errors import PublicParameterError
 from functionalities.routing import resolve_capacity
 from protocols.mpc.topk import RANK_LEVELS, choose_method, network_size, rank_plan, rank_work
 from simulators.network import LAN, WAN, Network
+from test_topk_merge import check_on_ties
 
 #: (E, k m, t) of the dispatch's top-t at the three models' sizes (m = 128, f = 1)
 MODEL_SIZES = [(cfg["experts"], cfg["top_k"] * TOKENS, resolve_capacity(TOKENS, cfg["experts"], cfg["top_k"], None, 1.0))
@@ -25,12 +26,7 @@ MODEL_SIZES = [(cfg["experts"], cfg["top_k"] * TOKENS, resolve_capacity(TOKENS, 
 @pytest.mark.parametrize("rows,length,t", [(2, 13, 3), (1, 16, 4), (3, 9, 1), (2, 8, 8), (1, 33, 5), (2, 40, 3),
                                            (1, 1, 1)])
 def test_rank_equals_the_spec_with_ties_and_its_model(rows, length, t):
-    entry = registry.get("topk")
-    params = entry.resolve({"rows": rows, "length": length, "t": t, "method": "rank"})
-    g = torch.Generator().manual_seed(length * 7 + t)
-    x = torch.randint(-3, 4, (rows, length), generator=g).double() / 2       # many ties
-    ex = harness.run_example(entry, params, {"x": x})
-    assert ex.equivalence == [] and ex.cost == [], (ex.equivalence, ex.cost)
+    check_on_ties("rank", rows, length, t)
 
 
 def test_the_plans_used_above_have_the_shapes_they_are_there_for():

@@ -105,14 +105,20 @@ def network_size(length: int, t: int, method: str) -> tuple[int, int]:
 def choose_method(length: int, t: int, method: str = "auto") -> str:
     """``auto``: the method with the fewest comparisons (``network_size``; on a tie the fewer stages, then
     the order of ``METHODS``) -- public sizes only."""
-    if method not in METHODS:
+    return _fewest(length, t, method, METHODS, network_size)
+
+
+def _fewest(length: int, t: int, method: str, methods: tuple[str, ...], work) -> str:
+    """``method`` if it is one of ``methods`` (refused by name otherwise); ``auto``: the method of ``methods``
+    with the least ``work(length, t, m)`` (a (count, depth) pair: ties go to the shallower, then the earlier)."""
+    if method not in methods:
         from functionalities.errors import PublicParameterError
 
-        raise PublicParameterError(f"method must be one of {METHODS}, got {method!r}")
+        raise PublicParameterError(f"method must be one of {methods}, got {method!r}")
     if method != "auto":
         return method
     validate(1, length, t)
-    return min(METHODS[1:], key=lambda m: network_size(length, t, m))
+    return min(methods[1:], key=lambda m: work(length, t, m))
 
 
 def _keys(x: MPCTensor, width: int | None = None) -> tuple[torch.Tensor, torch.Tensor, int]:
@@ -202,14 +208,7 @@ def onehot_work(length: int, t: int, method: str) -> tuple[int, int]:
 def choose_onehot_method(length: int, t: int, method: str = "auto") -> str:
     """``auto``: the method of ``ONEHOT_METHODS`` with the fewest comparisons and equalities (``onehot_work``;
     on a tie the fewer levels, then the order of ``ONEHOT_METHODS``) -- public sizes only."""
-    if method not in ONEHOT_METHODS:
-        from functionalities.errors import PublicParameterError
-
-        raise PublicParameterError(f"method must be one of {ONEHOT_METHODS}, got {method!r}")
-    if method != "auto":
-        return method
-    validate(1, length, t)
-    return min(ONEHOT_METHODS[1:], key=lambda m: onehot_work(length, t, m))
+    return _fewest(length, t, method, ONEHOT_METHODS, onehot_work)
 
 
 def rank_with_onehots(x: MPCTensor, t: int) -> tuple[MPCTensor, MPCTensor, MPCTensor]:
