@@ -187,8 +187,9 @@ def test_the_gate_rule_and_its_costs():
     lt, eq = crypten.less_than_zero(1), crypten.equal_zero(1)
     c = topk_onehots(crypten, 1, 64, 6, "rank")
     assert c.rounds == lt.rounds + eq.rounds + 1
-    assert c.offline_bytes == 2016 * lt.offline_bytes + 384 * eq.offline_bytes + 8 * 384
-    assert onehot_work(64, 6, "rank") == (2016 + 384, 2)
+    pairs, eqs = 64 * 63 // 2, 64 * 6                       # every pair of the E = 64 logits; each rank vs 0..5
+    assert c.offline_bytes == pairs * lt.offline_bytes + eqs * eq.offline_bytes + 8 * eqs
+    assert onehot_work(64, 6, "rank") == (pairs + eqs, 2)
     for cfg in MODELS.values():
         E, k = cfg["experts"], cfg["top_k"]
         assert choose_onehot_method(E, k) == "tournament"                           # fewest comparisons
@@ -234,3 +235,18 @@ def test_the_gate_by_rank_passes_the_security_checks():
     results = harness.security_results(entry, runs=4, seed=0, params=entry.resolve({"experts": 6, "top_k": 2,
                                                                                       "topk": "rank"}))
     assert results and all(r.passed for r in results), [(r.check, r.failures) for r in results if not r.passed]
+
+
+def test_the_docs_plan_table_is_what_the_rule_and_the_model_give():
+    """docs/protocols/topk.md's table of plans: each row's plan, work and rounds recomputed."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "protocols" / "topk.md").read_text()
+    rows = re.findall(r"^\| \((\d+), (\d+)\)[^|]*\| ([\d, ]+) \| ([\d,]+) \| (\d+) \|$", text, re.M)
+    assert len(rows) == 3
+    for length, t, plan, work, rounds in rows:
+        length, t = int(length), int(t)
+        assert rank_plan(length, t) == tuple(int(g) for g in plan.split(","))
+        assert rank_work(length, t, rank_plan(length, t)) == int(work.replace(",", ""))
+        assert crypten.topk_core(1, length, t, "rank").rounds == int(rounds)
